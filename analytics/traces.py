@@ -1,0 +1,249 @@
+"""Trace and span queries for the read API.
+
+Data assumptions: `spans` is append-only and deduplicated at insert (no FINAL); `traces` holds
+partial aggregates per (project, day, trace_id) that are merged here with GROUP BY; `scores` is a
+ReplacingMergeTree read with LIMIT 1 BY its key, newest first, instead of FINAL.
+Every query filters on the project first.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from store.client import Store
+
+TRACE_FIELDS = """
+    trace_id,
+    min(start_time) AS start_time,
+    max(end_time) AS end_time,
+    dateDiff('microsecond', min(start_time), max(end_time)) / 1000 AS duration_ms,
+    max(last_ingested_at) AS ingested_at,
+    sum(span_count) AS span_count,
+    sum(error_count) AS error_count,
+    sum(llm_count) AS llm_count,
+    sum(input_tokens) AS input_tokens,
+    sum(output_tokens) AS output_tokens,
+    sum(total_tokens) AS total_tokens,
+    sum(cost_usd) AS cost_usd,
+    sum(unpriced_count) AS unpriced_count,
+    argMinMerge(root_name) AS name,
+    argMinMerge(root_span_id) AS root_span_id,
+    argMinMerge(service_name) AS service_name,
+    substring(argMinMerge(root_input), 1, {preview:UInt32}) AS input_preview,
+    substring(argMinMerge(root_output), 1, {preview:UInt32}) AS output_preview,
+    max(session_id) AS session_id,
+    max(user_id) AS user_id,
+    max(environment) AS environment,
+    max(release) AS release,
+    max(prompt_name) AS prompt_name,
+    max(prompt_version) AS prompt_version,
+    groupUniqArrayArray(tags) AS tags,
+    groupUniqArrayArray(models) AS models
+"""
+
+
+@dataclass
+class TraceFilter:
+    start: datetime | None = None
+    end: datetime | None = None
+    service: str | None = None
+    environment: str | None = None
+    model: str | None = None
+    status: str | None = None  # ok | error
+    session_id: str | None = None
+    user_id: str | None = None
+    tags: list[str] = field(default_factory=list)
+    prompt_name: str | None = None
+    prompt_version: str | None = None
+    q: str | None = None  # text search in span input/output
+    trace_ids: list[str] | None = None
+
+
+@dataclass
+class Page:
+    data: list[dict[str, Any]]
+    total: int
+    next_cursor: str | None
+
+
+def encode_cursor(start: datetime, ident: str) -> str:
+    raw = json.dumps([start.isoformat(), ident]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        start, ident = json.loads(raw)
+        return datetime.fromisoformat(start), str(ident)
+    except (ValueError, TypeError) as exc:
+        raise ValueError("invalid cursor") from exc
+
+
+def _window(f: TraceFilter) -> tuple[datetime, datetime]:
+    end = f.end or datetime.now(UTC) + timedelta(minutes=5)
+    start = f.start or end - timedelta(days=30)
+    return start, end
+
+
+def _trace_having(f: TraceFilter, params: dict[str, Any]) -> list[str]:
+    having = ["start_time >= {start:DateTime64(6)}", "start_time < {end:DateTime64(6)}"]
+    simple = {"service": "service_name", "environment": "environment", "session_id": "session_id",
+              "user_id": "user_id", "prompt_name": "prompt_name", "prompt_version": "prompt_version"}
+    for attr, column in simple.items():
+        value = getattr(f, attr)
+        if value:
+            params[attr] = value
+            having.append(f"{column} = {{{attr}:String}}")
+    if f.model:
+        params["model"] = f.model
+        having.append("has(models, {model:String})")
+    if f.status == "error":
+        having.append("error_count > 0")
+    elif f.status == "ok":
+        having.append("error_count = 0")
+    if f.tags:
+        params["tags"] = f.tags
+        having.append("hasAll(tags, {tags:Array(String)})")
+    return having
+
+
+def _trace_where(project: str, f: TraceFilter, params: dict[str, Any]) -> list[str]:
+    start, end = _window(f)
+    params.update(project=project, start=start, end=end, day_from=start.date() - timedelta(days=1),
+                  day_to=end.date())
+    where = ["project = {project:String}", "day BETWEEN {day_from:Date} AND {day_to:Date}"]
+    if f.trace_ids is not None:
+        params["trace_ids"] = f.trace_ids
+        where.append("trace_id IN {trace_ids:Array(String)}")
+    if f.q:
+        params["q"] = f.q
+        where.append(
+            "trace_id IN (SELECT DISTINCT trace_id FROM spans WHERE project = {project:String} "
+            "AND start_time >= {start:DateTime64(6)} AND start_time < {end:DateTime64(6)} "
+            "AND (positionCaseInsensitiveUTF8(input, {q:String}) > 0 "
+            "OR positionCaseInsensitiveUTF8(output, {q:String}) > 0))")
+    return where
+
+
+def list_traces(store: Store, project: str, f: TraceFilter, limit: int = 50,
+                cursor: str | None = None, preview_chars: int = 300) -> Page:
+    params: dict[str, Any] = {"preview": preview_chars}
+    where = " AND ".join(_trace_where(project, f, params))
+    having = _trace_having(f, params)
+    total = store.query_rows(
+        f"SELECT count() FROM (SELECT {TRACE_FIELDS} FROM traces WHERE {where} GROUP BY trace_id "
+        f"HAVING {' AND '.join(having)})", params)[0][0]
+    if cursor:
+        c_start, c_id = decode_cursor(cursor)
+        params.update(c_start=c_start, c_id=c_id)
+        having.append("(start_time, trace_id) < ({c_start:DateTime64(6)}, {c_id:String})")
+    params["limit"] = limit + 1
+    rows = store.query(
+        f"SELECT {TRACE_FIELDS} FROM traces WHERE {where} GROUP BY trace_id HAVING {' AND '.join(having)} "
+        "ORDER BY start_time DESC, trace_id DESC LIMIT {limit:UInt32}", params)
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor(rows[-1]["start_time"], rows[-1]["trace_id"])
+    return Page(rows, int(total), next_cursor)
+
+
+SPAN_LIST_COLUMNS = (
+    "trace_id, span_id, parent_span_id, name, kind, operation, status, status_message, start_time, end_time, "
+    "duration_ms, service_name, environment, session_id, user_id, provider, request_model, response_model, "
+    "input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, total_tokens, cost_usd, cost_source, "
+    "ttft_ms, prompt_name, prompt_version, tool_name"
+)
+
+
+@dataclass
+class SpanFilter:
+    start: datetime | None = None
+    end: datetime | None = None
+    trace_id: str | None = None
+    kind: str | None = None
+    service: str | None = None
+    model: str | None = None
+    status: str | None = None
+    session_id: str | None = None
+    user_id: str | None = None
+    q: str | None = None
+
+
+def list_spans(store: Store, project: str, f: SpanFilter, limit: int = 50, cursor: str | None = None) -> Page:
+    end = f.end or datetime.now(UTC) + timedelta(minutes=5)
+    start = f.start or end - timedelta(days=30)
+    params: dict[str, Any] = {"project": project, "start": start, "end": end}
+    where = ["project = {project:String}", "start_time >= {start:DateTime64(6)}",
+             "start_time < {end:DateTime64(6)}"]
+    for attr, column in {"trace_id": "trace_id", "kind": "kind", "service": "service_name",
+                         "status": "status", "session_id": "session_id", "user_id": "user_id"}.items():
+        value = getattr(f, attr)
+        if value:
+            params[attr] = value
+            where.append(f"{column} = {{{attr}:String}}")
+    if f.model:
+        params["model"] = f.model
+        where.append("(response_model = {model:String} OR request_model = {model:String})")
+    if f.q:
+        params["q"] = f.q
+        where.append("(positionCaseInsensitiveUTF8(input, {q:String}) > 0 "
+                     "OR positionCaseInsensitiveUTF8(output, {q:String}) > 0)")
+    clause = " AND ".join(where)
+    total = store.query_rows(f"SELECT count() FROM spans WHERE {clause}", params)[0][0]
+    if cursor:
+        c_start, c_id = decode_cursor(cursor)
+        params.update(c_start=c_start, c_id=c_id)
+        clause += " AND (start_time, span_id) < ({c_start:DateTime64(6)}, {c_id:String})"
+    params["limit"] = limit + 1
+    rows = store.query(f"SELECT {SPAN_LIST_COLUMNS} FROM spans WHERE {clause} "
+                       "ORDER BY start_time DESC, span_id DESC LIMIT {limit:UInt32}", params)
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor(rows[-1]["start_time"], rows[-1]["span_id"])
+    return Page(rows, int(total), next_cursor)
+
+
+def trace_bounds(store: Store, project: str, trace_id: str) -> tuple[datetime, datetime] | None:
+    rows = store.query_rows(
+        "SELECT min(start_time), max(end_time), count() FROM traces "
+        "WHERE project = {p:String} AND trace_id = {t:String}", {"p": project, "t": trace_id})
+    if not rows or not rows[0][2]:
+        return None
+    return rows[0][0], rows[0][1]
+
+
+def trace_spans(store: Store, project: str, trace_id: str) -> list[dict[str, Any]]:
+    bounds = trace_bounds(store, project, trace_id)
+    if bounds is None:
+        return []
+    # The rollup's time range lets the spans query prune partitions and granules.
+    return store.query(
+        "SELECT * EXCEPT (project) FROM spans WHERE project = {p:String} AND trace_id = {t:String} "
+        "AND start_time >= {s:DateTime64(6)} AND start_time <= {e:DateTime64(6)} ORDER BY start_time, span_id",
+        {"p": project, "t": trace_id, "s": bounds[0], "e": bounds[1]})
+
+
+def trace_logs(store: Store, project: str, trace_id: str) -> list[dict[str, Any]]:
+    return store.query(
+        "SELECT span_id, time, event_name, body, attributes FROM logs "
+        "WHERE project = {p:String} AND trace_id = {t:String} ORDER BY time", {"p": project, "t": trace_id})
+
+
+SCORE_COLUMNS = (
+    "target_type, target_id, trace_id, name, source, evaluator, evaluator_version, author, value, label, "
+    "rationale, comment, judge_model, judge_cost_usd, latency_ms, error, created_at, updated_at"
+)
+
+
+def trace_scores(store: Store, project: str, trace_id: str) -> list[dict[str, Any]]:
+    return store.query(
+        f"SELECT {SCORE_COLUMNS} FROM scores WHERE project = {{p:String}} AND trace_id = {{t:String}} "
+        "ORDER BY updated_at DESC LIMIT 1 BY target_type, target_id, name, source, evaluator, "
+        "evaluator_version, author", {"p": project, "t": trace_id})

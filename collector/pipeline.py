@@ -1,0 +1,68 @@
+"""WAL records → canonical rows: decode, normalise, limit content, redact, price.
+
+Pure given the settings: replaying the same record yields the same rows, which is what makes
+insert deduplication by WAL batch work after a crash.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from collector.content import ContentLimits, limit_row
+from collector.cost import PriceOverride, Pricer, price_row
+from collector.normalize import normalize_log, normalize_span
+from collector.otlp import KIND_LOGS, KIND_TRACES, iter_logs, iter_spans, parse_request
+from collector.redaction import RedactionConfig, Redactor, redact_log_row, redact_row
+from collector.settings import Settings
+from store.rows import LogRow, SpanRow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Rows:
+    spans: list[SpanRow] = field(default_factory=list)
+    logs: list[LogRow] = field(default_factory=list)
+
+
+class _ProjectEnrichment:
+    def __init__(self, settings: Settings, project: str) -> None:
+        project_settings = settings.project(project)
+        redaction = project_settings.redaction if project_settings.redaction is not None else settings.redaction
+        self.redactor = Redactor(RedactionConfig(**redaction))
+        overrides = [*project_settings.price_overrides, *settings.price_overrides]
+        self.pricer = Pricer([PriceOverride(**o) for o in overrides])
+
+
+class Pipeline:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.limits = ContentLimits(max_text_chars=settings.limits.max_text_chars,
+                                    binary_min_chars=settings.limits.binary_min_chars)
+        self._projects: dict[str, _ProjectEnrichment] = {}
+
+    def _enrichment(self, project: str) -> _ProjectEnrichment:
+        found = self._projects.get(project)
+        if found is None:
+            found = self._projects[project] = _ProjectEnrichment(self.settings, project)
+        return found
+
+    def process(self, kind: int, project: str, received_at_ns: int, payload: bytes, out: Rows) -> None:
+        """Append the rows of one WAL record to `out`. Raises only on a record that cannot be decoded."""
+        ingested_at = datetime.fromtimestamp(received_at_ns / 1e9, UTC)
+        enrich = self._enrichment(project)
+        request = parse_request(payload, "application/x-protobuf", kind)
+        if kind == KIND_TRACES:
+            for raw in iter_spans(request):
+                row = normalize_span(raw, project, ingested_at)
+                limit_row(self.limits, row)
+                redact_row(enrich.redactor, row)
+                price_row(enrich.pricer, row)
+                out.spans.append(row)
+        elif kind == KIND_LOGS:
+            for raw_log in iter_logs(request):
+                log_row = normalize_log(raw_log, project, ingested_at)
+                redact_log_row(enrich.redactor, log_row)
+                out.logs.append(log_row)

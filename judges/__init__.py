@@ -1,0 +1,1 @@
+"""Evaluators, the online judge worker and the built-in local model."""

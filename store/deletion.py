@@ -1,0 +1,62 @@
+"""Deletion of a trace, or of everything one user id touched, from every table (privacy requests).
+
+Trace-level facts such as the user live on whichever span carried them, so a user's data is found
+through the traces rollup first, then deleted by trace id everywhere, and the deletion is audited.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from store.client import Store
+
+_TRACE_TABLES = ("spans", "logs", "scores", "traces")
+
+
+def user_trace_ids(store: Store, project: str, user_id: str) -> list[str]:
+    rows = store.query_rows(
+        "SELECT DISTINCT trace_id FROM traces WHERE project = {p:String} AND user_id = {u:String}",
+        {"p": project, "u": user_id})
+    return [r[0] for r in rows]
+
+
+def delete_traces(store: Store, project: str, trace_ids: list[str], actor: str, reason: str) -> dict[str, int]:
+    """Delete the traces from every table; returns rows removed per table (counted before deleting)."""
+    removed: dict[str, int] = {}
+    if not trace_ids:
+        return removed
+    params = {"p": project, "ids": trace_ids}
+    cond = "project = {p:String} AND trace_id IN {ids:Array(String)}"
+    for table in _TRACE_TABLES:
+        removed[table] = int(store.query_rows(f"SELECT count() FROM {table} WHERE {cond}", params)[0][0])
+        if removed[table]:
+            # A synchronous mutation: when the API answers, the data is gone from every part.
+            store.command(f"ALTER TABLE {table} DELETE WHERE {cond}", params, settings={"mutations_sync": 2})
+    store.insert(
+        "audit_log",
+        [(datetime.now(UTC), project, actor, "delete", reason, json.dumps({"traces": len(trace_ids), **removed}))],
+        ["time", "project", "actor", "action", "target", "detail"])
+    return removed
+
+
+def delete_user(store: Store, project: str, user_id: str, actor: str) -> dict[str, int]:
+    ids = user_trace_ids(store, project, user_id)
+    removed = delete_traces(store, project, ids, actor, f"user:{user_id}")
+    # Feedback the user gave on traces that are not theirs carries their id as author.
+    params = {"p": project, "u": user_id}
+    feedback = int(store.query_rows(
+        "SELECT count() FROM scores WHERE project = {p:String} AND author = {u:String} "
+        "AND source = 'user_feedback'", params)[0][0])
+    if feedback:
+        store.command("ALTER TABLE scores DELETE WHERE project = {p:String} AND author = {u:String} "
+                      "AND source = 'user_feedback'", params, settings={"mutations_sync": 2})
+    removed["feedback"] = feedback
+    removed["traces_deleted"] = len(ids)
+    return removed
+
+
+def audit_entries(store: Store, project: str, limit: int = 100) -> list[dict]:
+    return store.query(
+        "SELECT time, actor, action, target, detail FROM audit_log WHERE project = {p:String} "
+        "ORDER BY time DESC LIMIT {n:UInt32}", {"p": project, "n": limit})
