@@ -20,7 +20,7 @@ TRACE_FIELDS = """
     trace_id,
     min(start_time) AS start_time,
     max(end_time) AS end_time,
-    dateDiff('microsecond', min(start_time), max(end_time)) / 1000 AS duration_ms,
+    dateDiff('microsecond', start_time, end_time) / 1000 AS duration_ms,
     max(last_ingested_at) AS ingested_at,
     sum(span_count) AS span_count,
     sum(error_count) AS error_count,

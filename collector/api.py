@@ -15,6 +15,7 @@ from store.deletion import delete_traces, delete_user
 from store.keys import SCOPES, ApiKey
 from store.rows import ScoreRow
 from store.scores import insert_scores
+from store.stats import table_sizes
 
 _JSON_FIELDS = ("input", "output", "documents", "tool_calls", "events", "model_parameters", "prompt_variables")
 
@@ -257,5 +258,9 @@ def build_router() -> APIRouter:
     def current_project(key: ReadKey) -> dict[str, Any]:
         return {"project": key.project, "key_name": key.name, "scopes": list(key.scopes),
                 "all_scopes": list(SCOPES)}
+
+    @router.get("/admin/storage", tags=["admin"], summary="Rows and bytes per table (all projects)")
+    def storage(request: Request, key: AdminKey) -> dict[str, Any]:
+        return {"tables": table_sizes(_state(request).store)}
 
     return router

@@ -10,7 +10,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from collector.content import ContentLimits, limit_row
+from collector.content import ContentLimits, limit_row, limit_text
 from collector.cost import PriceOverride, Pricer, price_row
 from collector.normalize import normalize_log, normalize_span
 from collector.otlp import KIND_LOGS, KIND_TRACES, iter_logs, iter_spans, parse_request
@@ -64,5 +64,6 @@ class Pipeline:
         elif kind == KIND_LOGS:
             for raw_log in iter_logs(request):
                 log_row = normalize_log(raw_log, project, ingested_at)
+                log_row.body = limit_text(self.limits, log_row.body)
                 redact_log_row(enrich.redactor, log_row)
                 out.logs.append(log_row)

@@ -26,8 +26,8 @@ class WALSettings(BaseModel):
 class LimitSettings(BaseModel):
     max_body_bytes: int = 16 << 20  # compressed request body
     max_decompressed_bytes: int = 64 << 20  # gzip bombs stop here
-    max_text_chars: int = 32_000
-    binary_min_chars: int = 1_000
+    max_text_chars: int = 100_000  # ~25k tokens: whole RAG prompts stay judgeable
+    binary_min_chars: int = 512  # 384 bytes of base64: smaller than any real image, longer than keys
 
 
 class ProjectSettings(BaseModel):
@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     price_overrides: list[dict[str, Any]] = Field(default_factory=list)
     projects: dict[str, ProjectSettings] = Field(default_factory=dict)
     ingest_workers: int = 0  # >0: decode/normalise in that many worker processes
+    # Sections owned by their packages, validated there (judges/config.py, analytics/alerts…).
+    judges: dict[str, Any] = Field(default_factory=dict)
+    alerts: dict[str, Any] = Field(default_factory=dict)
     log_level: str = "info"
 
     @field_validator("bootstrap_api_key")

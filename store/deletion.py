@@ -21,7 +21,13 @@ def user_trace_ids(store: Store, project: str, user_id: str) -> list[str]:
     return [r[0] for r in rows]
 
 
-def delete_traces(store: Store, project: str, trace_ids: list[str], actor: str, reason: str) -> dict[str, int]:
+def _audit(store: Store, project: str, actor: str, target: str, detail: dict) -> None:
+    store.insert("audit_log", [(datetime.now(UTC), project, actor, "delete", target, json.dumps(detail))],
+                 ["time", "project", "actor", "action", "target", "detail"])
+
+
+def delete_traces(store: Store, project: str, trace_ids: list[str], actor: str, reason: str,
+                  audit: bool = True) -> dict[str, int]:
     """Delete the traces from every table; returns rows removed per table (counted before deleting)."""
     removed: dict[str, int] = {}
     if not trace_ids:
@@ -33,16 +39,14 @@ def delete_traces(store: Store, project: str, trace_ids: list[str], actor: str, 
         if removed[table]:
             # A synchronous mutation: when the API answers, the data is gone from every part.
             store.command(f"ALTER TABLE {table} DELETE WHERE {cond}", params, settings={"mutations_sync": 2})
-    store.insert(
-        "audit_log",
-        [(datetime.now(UTC), project, actor, "delete", reason, json.dumps({"traces": len(trace_ids), **removed}))],
-        ["time", "project", "actor", "action", "target", "detail"])
+    if audit and any(removed.values()):
+        _audit(store, project, actor, reason, {"traces": len(trace_ids), **removed})
     return removed
 
 
 def delete_user(store: Store, project: str, user_id: str, actor: str) -> dict[str, int]:
     ids = user_trace_ids(store, project, user_id)
-    removed = delete_traces(store, project, ids, actor, f"user:{user_id}")
+    removed = delete_traces(store, project, ids, actor, f"user:{user_id}", audit=False)
     # Feedback the user gave on traces that are not theirs carries their id as author.
     params = {"p": project, "u": user_id}
     feedback = int(store.query_rows(
@@ -53,6 +57,8 @@ def delete_user(store: Store, project: str, user_id: str, actor: str) -> dict[st
                       "AND source = 'user_feedback'", params, settings={"mutations_sync": 2})
     removed["feedback"] = feedback
     removed["traces_deleted"] = len(ids)
+    # A privacy request is recorded even when there was nothing to delete.
+    _audit(store, project, actor, f"user:{user_id}", removed)
     return removed
 
 

@@ -59,6 +59,7 @@ class RunningServer:
     admin_key: str
     app: object
     server: uvicorn.Server
+    thread: threading.Thread
 
     @property
     def state(self):
@@ -89,14 +90,12 @@ def start_server(settings: Settings, store: Store, insert: InsertFn | None = Non
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("test collector did not start")
         time.sleep(0.02)
-    return RunningServer(f"http://127.0.0.1:{settings.port}", settings.bootstrap_api_key or "", app, server)
+    return RunningServer(f"http://127.0.0.1:{settings.port}", settings.bootstrap_api_key or "", app, server, thread)
 
 
 def stop_server(running: RunningServer) -> None:
     running.server.should_exit = True
-    deadline = time.monotonic() + 20
-    while running.server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
+    running.thread.join(20)
 
 
 def make_settings(tmp_path: Path, **overrides) -> Settings:

@@ -34,3 +34,5 @@ ENGINE = AggregatingMergeTree
 PARTITION BY toYYYYMM(day)
 ORDER BY (project, day, trace_id)
 TTL day + toIntervalDay({retention_days})
+-- Its own window: a replayed spans insert is dropped here too (the view's block inherits the token).
+SETTINGS non_replicated_deduplication_window = 10000

@@ -1,0 +1,1 @@
+"""Integrations with third-party clients (each behind its own optional extra)."""
