@@ -86,7 +86,7 @@ def build_state(settings: Settings, store: Store | None = None, insert: InsertFn
     wal = WAL(settings.wal.dir, max_bytes=settings.wal.max_bytes, segment_bytes=settings.wal.segment_bytes)
     writer = Writer(wal, store, Pipeline(settings), metrics, batch_records=settings.wal.batch_records,
                     batch_bytes=settings.wal.batch_bytes, flush_interval_s=settings.wal.flush_interval_s,
-                    insert=insert)
+                    insert=insert, workers=settings.ingest_workers)
     return AppState(settings, store, keys, Authenticator(keys), metrics, wal, writer, admin_secret)
 
 

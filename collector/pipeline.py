@@ -16,7 +16,7 @@ from collector.normalize import normalize_log, normalize_span
 from collector.otlp import KIND_LOGS, KIND_TRACES, iter_logs, iter_spans, parse_request
 from collector.redaction import RedactionConfig, Redactor, redact_log_row, redact_row
 from collector.settings import Settings
-from store.rows import LogRow, SpanRow
+from store.rows import LogRow, SpanRow, log_tuple, span_tuple
 
 log = logging.getLogger(__name__)
 
@@ -67,3 +67,26 @@ class Pipeline:
                 log_row.body = limit_text(self.limits, log_row.body)
                 redact_log_row(enrich.redactor, log_row)
                 out.logs.append(log_row)
+
+
+# --- worker processes -------------------------------------------------------------------------
+# Normalising is CPU-bound Python; with `ingest_workers` > 0 it runs in spawned processes (never forked:
+# the parent holds the embedded engine and its threads) and only insert-ready tuples come back.
+
+_worker_pipeline: Pipeline | None = None
+
+
+def init_worker(settings_data: dict) -> None:
+    global _worker_pipeline
+    _worker_pipeline = Pipeline(Settings.model_validate(settings_data))
+
+
+def process_in_worker(kind: int, project: str, received_at_ns: int, payload: bytes) -> tuple[list, list, str]:
+    """(span tuples, log tuples, error) for one WAL record; errors are returned, not raised, to be counted."""
+    assert _worker_pipeline is not None, "init_worker was not run"
+    rows = Rows()
+    try:
+        _worker_pipeline.process(kind, project, received_at_ns, payload, rows)
+    except (ValueError, RecursionError) as exc:
+        return [], [], str(exc)
+    return [span_tuple(r) for r in rows.spans], [log_tuple(r) for r in rows.logs], ""

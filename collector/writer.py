@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import json
 import logging
+import multiprocessing
 import os
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from collector.metrics import Metrics
 from collector.otlp import OTLPDecodeError
-from collector.pipeline import Pipeline, Rows
+from collector.pipeline import Pipeline, Rows, init_worker, process_in_worker
 from collector.wal import WAL, Batch
 from store.client import Store, StoreError
 from store.rows import LOG_COLUMNS, SPAN_COLUMNS, log_tuple, span_tuple
@@ -31,7 +33,7 @@ InsertFn = Callable[[str, Sequence[Sequence[Any]], Sequence[str], str], None]
 class Writer:
     def __init__(self, wal: WAL, store: Store, pipeline: Pipeline, metrics: Metrics,
                  batch_records: int = 2000, batch_bytes: int = 48 << 20, flush_interval_s: float = 0.2,
-                 insert: InsertFn | None = None) -> None:
+                 insert: InsertFn | None = None, workers: int = 0) -> None:
         self.wal = wal
         self.store = store
         self.pipeline = pipeline
@@ -47,6 +49,13 @@ class Writer:
         self._thread: threading.Thread | None = None
         self.last_error: str = ""
         self.consecutive_failures = 0
+        self._pool: ProcessPoolExecutor | None = None
+        self._current: tuple[Batch, list[Future] | None] | None = None  # being inserted (kept across retries)
+        self._ahead: tuple[Batch, list[Future] | None] | None = None  # read and being normalised
+        if workers > 0:
+            self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=init_worker,
+                                             initargs=(pipeline.settings.model_dump(),))
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -60,12 +69,14 @@ class Writer:
         self._stop.set()
         if self._thread:
             self._thread.join(timeout)
+        if self._pool:
+            self._pool.shutdown(cancel_futures=True)
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """Block until everything in the WAL so far is in the store (tests, shutdown, benchmarks)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.wal.pending_records == 0 and not self._intent.exists():
+            if self.wal.pending_records == 0 and not self._intent.exists() and self._current is None:
                 return True
             time.sleep(0.01)
         return False
@@ -97,6 +108,7 @@ class Writer:
                 self._stop.wait(self.flush_interval_s)
 
     def _next_batch(self) -> Batch | None:
+        """After a crash, exactly the range that was being inserted; else the oldest pending records."""
         if self._intent.exists():
             intent = json.loads(self._intent.read_text())
             first, last = intent["first"], intent["last"]
@@ -105,38 +117,74 @@ class Writer:
                 return batch
             log.warning("WAL intent %s-%s does not match the log; reading afresh", first, last)
             self._intent.unlink(missing_ok=True)
-        batch = self.wal.read_batch(max_records=self.batch_records, max_bytes=self.batch_bytes)
-        if batch is not None:
-            tmp = self._intent.with_suffix(".tmp")
-            with open(tmp, "w") as fh:
-                json.dump({"first": batch.first_seq, "last": batch.last_seq}, fh)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self._intent)
-        return batch
+        return self.wal.read_batch(max_records=self.batch_records, max_bytes=self.batch_bytes)
 
-    def step(self) -> bool:
-        """Move one WAL batch into the store. Returns False when there was nothing to do."""
-        batch = self._next_batch()
-        if batch is None:
-            return False
+    def _write_intent(self, batch: Batch) -> None:
+        tmp = self._intent.with_suffix(".tmp")
+        with open(tmp, "w") as fh:
+            json.dump({"first": batch.first_seq, "last": batch.last_seq}, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self._intent)
+
+    def _dropped(self, seq: int, project: str, error: object) -> None:
+        # Validated at the door, so this means a bug or a corrupt record: count it, keep going.
+        self.metrics.rows_dropped.inc()
+        log.error("dropping WAL record %d (%s): %s", seq, project, error)
+
+    def _submit(self, batch: Batch) -> list[Future]:
+        assert self._pool is not None
+        return [self._pool.submit(process_in_worker, r.kind, r.project, r.received_at_ns, r.payload)
+                for r in batch.records]
+
+    def _rows(self, batch: Batch, futures: list[Future] | None) -> tuple[list[tuple], list[tuple]]:
+        if futures is not None:
+            spans: list[tuple] = []
+            logs: list[tuple] = []
+            for record, future in zip(batch.records, futures, strict=True):
+                span_rows, log_rows, error = future.result()
+                if error:
+                    self._dropped(record.seq, record.project, error)
+                spans += span_rows
+                logs += log_rows
+            return spans, logs
         rows = Rows()
         for record in batch.records:
             try:
                 self.pipeline.process(record.kind, record.project, record.received_at_ns, record.payload, rows)
             except (OTLPDecodeError, ValueError, RecursionError) as exc:
-                # Validated at the door, so this means a bug or a corrupt record: count it, keep going.
-                self.metrics.rows_dropped.inc()
-                log.error("dropping WAL record %d (%s): %s", record.seq, record.project, exc)
+                self._dropped(record.seq, record.project, exc)
+        return [span_tuple(r) for r in rows.spans], [log_tuple(r) for r in rows.logs]
+
+    def step(self) -> bool:
+        """Move one WAL batch into the store. Returns False when there was nothing to do.
+
+        With worker processes the next batch is read and handed to them before this one is inserted, so
+        normalising and inserting overlap. A failed insert leaves both in place for the retry.
+        """
+        if self._current is None:
+            batch = self._next_batch()
+            if batch is None:
+                return False
+            self._current = (batch, self._submit(batch) if self._pool else None)
+        batch, futures = self._current
+        if self._pool is not None and self._ahead is None:
+            ahead = self.wal.read_batch(max_records=self.batch_records, max_bytes=self.batch_bytes,
+                                        after=batch.last_seq)
+            if ahead is not None:
+                self._ahead = (ahead, self._submit(ahead))
+        spans, logs = self._rows(batch, futures)
+        self._write_intent(batch)
         started = time.perf_counter()
-        if rows.spans:
-            self.insert("spans", [span_tuple(r) for r in rows.spans], SPAN_COLUMNS, f"{batch.token}-s")
-        if rows.logs:
-            self.insert("logs", [log_tuple(r) for r in rows.logs], LOG_COLUMNS, f"{batch.token}-l")
+        if spans:
+            self.insert("spans", spans, SPAN_COLUMNS, f"{batch.token}-s")
+        if logs:
+            self.insert("logs", logs, LOG_COLUMNS, f"{batch.token}-l")
         self.metrics.insert_seconds.observe(time.perf_counter() - started)
-        self.metrics.spans_stored.inc(len(rows.spans))
+        self.metrics.spans_stored.inc(len(spans))
         self.wal.checkpoint(batch.last_seq)
         self._intent.unlink(missing_ok=True)
+        self._current, self._ahead = self._ahead, None
         self.consecutive_failures = 0
         self.last_error = ""
         return True

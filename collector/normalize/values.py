@@ -11,6 +11,8 @@ import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
+
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MAX_INT = 2**63 - 1
 NOT_JSON = object()  # load_json's "this was not JSON" (None is a valid JSON value)
@@ -22,6 +24,10 @@ _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan
 
 def dumps(value: Any) -> str:
     """Compact JSON text; never raises (deep or odd values fall back to str())."""
+    try:  # orjson is ~15x faster on the hot path; it refuses big ints and odd types, handled below
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except (TypeError, orjson.JSONEncodeError):
+        pass
     try:
         return _ENCODER.encode(value)
     except ValueError:  # NaN or infinity somewhere: JSON has no such numbers, so they become null
@@ -55,6 +61,10 @@ def load_json(value: Any) -> Any:
         if not value or value[0] not in '[{"-0123456789tfn':
             return NOT_JSON
         try:
+            return orjson.loads(value)
+        except orjson.JSONDecodeError:
+            pass
+        try:  # what orjson refuses but Python's json reads: NaN, Infinity, numbers past 64 bits
             return json.loads(value)
         except (ValueError, RecursionError):
             return NOT_JSON

@@ -8,6 +8,7 @@ import threading
 import time
 
 import httpx
+import pytest
 
 from store.client import StoreError
 from tests.conftest import make_settings, spawn_serve, start_server, stop_serve, stop_server
@@ -35,9 +36,10 @@ class FlakyInsert:
         self.store.insert(table, rows, columns, token)
 
 
-def test_store_outage_loses_nothing_and_duplicates_nothing(tmp_path, store):
+@pytest.mark.parametrize("workers", [0, 1], ids=["in-process", "worker-process"])
+def test_store_outage_loses_nothing_and_duplicates_nothing(tmp_path, store, workers):
     flaky = FlakyInsert(store, failures=4)
-    running = start_server(make_settings(tmp_path), store, insert=flaky)
+    running = start_server(make_settings(tmp_path, ingest_workers=workers), store, insert=flaky)
     try:
         ids = [new_trace_id() for _ in range(20)]
         for tid in ids:
