@@ -36,7 +36,7 @@ class JSONExporter(SpanExporter):
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         body = json.dumps(_hex_ids(MessageToDict(encode_spans(spans)))).encode()
         request = urllib.request.Request(f"{s.ENDPOINT}/v1/traces", data=body, method="POST", headers={
-            "Content-Type": "application/json", "x-api-key": s.API_KEY})
+            "Content-Type": "application/json", "Authorization": f"Bearer {s.API_KEY}"})
         with urllib.request.urlopen(request, timeout=10) as response:
             return SpanExportResult.SUCCESS if response.status < 300 else SpanExportResult.FAILURE
 

@@ -27,7 +27,7 @@ from opentelemetry.sdk.resources import Resource  # noqa: E402
 from opentelemetry.sdk.trace import TracerProvider  # noqa: E402
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: E402
 
-headers = {"x-api-key": s.API_KEY}
+headers = {"Authorization": f"Bearer {s.API_KEY}"}
 resource = Resource({"service.name": "otel-v2-client", "deployment.environment": "test"})
 provider = TracerProvider(resource=resource)
 provider.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=f"{s.ENDPOINT}/v1/traces",

@@ -20,7 +20,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 provider = TracerProvider(resource=Resource({"service.name": "oi-client", "service.version": "1.2.3",
                                              "deployment.environment.name": "test"}))
 provider.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=f"{s.ENDPOINT}/v1/traces",
-                                                                 headers={"x-api-key": s.API_KEY})))
+                                                                 headers={"Authorization": f"Bearer {s.API_KEY}"})))
 OpenAIInstrumentor().instrument(tracer_provider=provider)
 tracer = OITracer(provider.get_tracer("app"), TraceConfig())
 
