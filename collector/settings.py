@@ -51,7 +51,9 @@ class Settings(BaseSettings):
     redaction: dict[str, Any] = Field(default_factory=dict)  # RedactionConfig fields
     price_overrides: list[dict[str, Any]] = Field(default_factory=list)
     projects: dict[str, ProjectSettings] = Field(default_factory=dict)
-    ingest_workers: int = 0  # >0: decode/normalise in that many worker processes
+    # Decode/normalise in this many worker processes while the main process serves HTTP and inserts;
+    # 0 does it all in the writer thread (tests, tiny deployments).
+    ingest_workers: int = 1
     # Sections owned by their packages, validated there (judges/config.py, analytics/alerts…).
     judges: dict[str, Any] = Field(default_factory=dict)
     alerts: dict[str, Any] = Field(default_factory=dict)

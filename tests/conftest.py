@@ -99,7 +99,7 @@ def stop_server(running: RunningServer) -> None:
 
 
 def make_settings(tmp_path: Path, **overrides) -> Settings:
-    base = dict(dsn="chdb:///unused", port=free_port(), bootstrap_api_key=ADMIN_KEY,
+    base = dict(dsn="chdb:///unused", port=free_port(), bootstrap_api_key=ADMIN_KEY, ingest_workers=0,
                 wal={"dir": str(tmp_path / "wal"), "flush_interval_s": 0.02})
     base.update(overrides)
     return Settings(**base)
