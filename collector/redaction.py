@@ -190,10 +190,11 @@ _PHONE = re.compile(
     r"|(?:1[ .-])?(?:\(\d{3}\)[ .-]?\d{3}[ .-]\d{4}|\d{3}(?P<s>[.-])\d{3}(?P=s)\d{4})"
     r"|0\d{1,4}(?:[ .-]\d{2,8}){1,4})(?![\w/-]|[.:]\d)"
 )
-_KEYS = re.compile(  # OpenAI/Anthropic sk-, Stripe, AWS key ids, GitHub, Slack, Google, Hugging Face
+_KEYS = re.compile(  # OpenAI/Anthropic sk-, Stripe, AWS, GitHub, Slack, Google, Hugging Face, npm, GitLab, SendGrid
     r"(?:(?<![\w-])" + _ESC + r")(?:sk-(?=[\w-]{0,300}\d)[\w-]{20,300}|[sr]k_(?:live|test)_[A-Za-z0-9]{16,247}"
     r"|A(?:KIA|SIA|BIA|CCA)[A-Z0-9]{16}|gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_\w{22,255}"
-    r"|xox[abeprs]-[A-Za-z0-9-]{10,250}|AIza[\w-]{35}|hf_[A-Za-z0-9]{30,40})(?![\w-])", re.A)
+    r"|xox[abeprs]-[A-Za-z0-9-]{10,250}|AIza[\w-]{35}|hf_[A-Za-z0-9]{30,40}|npm_[A-Za-z0-9]{36}"
+    r"|glpat-[\w-]{20,64}|SG\.[\w-]{16,32}\.[\w-]{30,64}|whsec_[A-Za-z0-9+/=]{24,128})(?![\w-])", re.A)
 _PEM = re.compile(r"-----BEGIN[A-Z ]{0,30} PRIVATE KEY-----(?:[A-Za-z0-9+/=\s:,.]|-(?!----)|\\[nrt]){0,20000}"
                   r"(?:-----END[A-Z ]{0,30} PRIVATE KEY-----)?")  # the body may be JSON-escaped (\\n)
 _BEARER = re.compile(r"(?:(?<!\w)" + _ESC + r")[Bb]earer[ \t]{1,5}(?P<v>[\w.~+/=-]{16,4096})", re.A)
@@ -201,7 +202,8 @@ _BUILTIN: dict[str, tuple[Finder, ...]] = {
     "secret": (
         _scan(_PEM, needles=("PRIVATE KEY",)),
         _scan(re.compile(r"eyJ[\w-]{5,}\.eyJ[\w-]{5,}\.[\w-]*", re.A), needles=("eyJ",)),  # JWT
-        _scan(_KEYS, where=lambda p: p.runs),
+        # SendGrid keys are three runs joined by dots: "SG." before the first long run, the rest after it.
+        _scan(_KEYS, where=lambda p: [(max(0, x - 3), y + 66) for x, y in p.runs]),
         _scan(_BEARER, lambda m: m.span("v") if any(c.isdigit() for c in m["v"]) else None, ("earer",),
               lambda p: [(x - 12, y) for x, y in p.runs]),
         _scan(re.compile(r"://[^\s:/@\"'\\]{1,128}:(?P<v>[^\s/@\"'\\]{1,256})@"), _secret_value, ("@", "://")),
@@ -264,6 +266,21 @@ class Redactor:
         if probe.runs or probe.digits or "@" in text or any(stem.search(lower) for stem in _STEMS):
             return False
         return not any(pattern.search(text) for pattern in self._custom)
+
+    def find(self, text: str) -> list[tuple[str, int, int]]:
+        """(rule, start, end) of every value redact() would replace, without replacing anything.
+        Earlier rules claim their spans first, as in redaction; detectors (judges/rubric) use this."""
+        if not self.enabled or len(text) < 6:
+            return []
+        probe = _probe(text)
+        claimed: list[tuple[int, int, str]] = []  # sorted by start; never overlapping
+        for name, finders in self._rules:
+            for finder in finders:
+                for start, end in finder(probe):
+                    i = bisect.bisect(claimed, (start, end))
+                    if (i == 0 or claimed[i - 1][1] <= start) and (i == len(claimed) or claimed[i][0] >= end):
+                        claimed.insert(i, (start, end, name))
+        return [(name, start, end) for start, end, name in claimed]
 
     def redact_into(self, text: str, counts: Counter[str]) -> str:
         """Redact text, adding per-rule counts into counts; returns text itself when nothing matched."""

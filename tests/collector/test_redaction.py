@@ -243,3 +243,21 @@ def test_hostile_megabytes_finish_and_stay_correct(text: str) -> None:
         assert "[REDACTED:SECRET]" in out and "password=password" not in out
     else:
         assert (out, counts) == (text, {})
+
+
+@pytest.mark.parametrize("token", [
+    "npm_abcdefghijklmnopqrstuvwxyz0123456789",
+    "glpat-abcdefghij1234567890xyz",
+    "SG.abcdefghijklmnop1234.abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
+    "whsec_abcdefghijklmnopqrstuvwxyz012345",
+])
+def test_more_vendor_key_formats(token: str) -> None:
+    text, counts = Redactor(RedactionConfig()).redact(f"deploy with {token} today")
+    assert text == "deploy with [REDACTED:SECRET] today" and counts == {"secret": 1}
+
+
+def test_find_reports_without_replacing() -> None:
+    redactor = Redactor(RedactionConfig())
+    text = "mail bob@example.com or call +44 20 7946 0958"
+    found = redactor.find(text)
+    assert [(rule, text[s:e]) for rule, s, e in found] == [("email", "bob@example.com"), ("phone", "+44 20 7946 0958")]
