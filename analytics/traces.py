@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from analytics import tracepage
+from analytics.scoresql import ScoreCondition, score_conditions_sql
 from store.client import Store
 
 TRACE_FIELDS = """
@@ -61,6 +63,8 @@ class TraceFilter:
     prompt_version: str | None = None
     q: str | None = None  # text search in span input/output
     trace_ids: list[str] | None = None
+    kind: str | None = None  # the trace has a span of this kind
+    scores: list[ScoreCondition] = field(default_factory=list)  # e.g. groundedness<0.5, all must hold
 
 
 @dataclass
@@ -127,17 +131,50 @@ def _trace_where(project: str, f: TraceFilter, params: dict[str, Any]) -> list[s
             "AND start_time >= {start:DateTime64(6)} AND start_time < {end:DateTime64(6)} "
             "AND (positionCaseInsensitiveUTF8(input, {q:String}) > 0 "
             "OR positionCaseInsensitiveUTF8(output, {q:String}) > 0))")
+    if f.kind:
+        params["kind"] = f.kind
+        where.append("trace_id IN (SELECT trace_id FROM spans WHERE project = {project:String} "
+                     "AND start_time >= {start:DateTime64(6)} AND start_time < {end:DateTime64(6)} "
+                     "AND kind = {kind:String})")
+    where += score_conditions_sql(f.scores, params)
     return where
 
 
+# Sorts other than newest page by offset (their keys are not unique in time).
+SORTS = {"newest": "start_time DESC, trace_id DESC", "oldest": "start_time ASC, trace_id ASC",
+         "duration": "duration_ms DESC, trace_id DESC", "cost": "cost_usd DESC, trace_id DESC",
+         "tokens": "total_tokens DESC, trace_id DESC", "errors": "error_count DESC, start_time DESC"}
+_OFFSET = "offset:"
+
+
 def list_traces(store: Store, project: str, f: TraceFilter, limit: int = 50,
-                cursor: str | None = None, preview_chars: int = 300) -> Page:
+                cursor: str | None = None, preview_chars: int = 300, sort: str = "newest") -> Page:
+    if sort not in SORTS:
+        raise ValueError(f"sort must be one of {', '.join(SORTS)}")
     params: dict[str, Any] = {"preview": preview_chars}
     where = " AND ".join(_trace_where(project, f, params))
     having = _trace_having(f, params)
-    total = store.query_rows(
-        f"SELECT count() FROM (SELECT {TRACE_FIELDS} FROM traces WHERE {where} GROUP BY trace_id "
-        f"HAVING {' AND '.join(having)})", params)[0][0]
+    pre = tracepage.prefilters(f, params)
+    if tracepage.rollup_countable(f):
+        total = tracepage.rollup_count(store, f, params)
+    else:
+        narrowed = where + "".join(f" AND trace_id IN (SELECT trace_id FROM traces WHERE {where} AND {c})"
+                                   for c in pre)
+        total = store.query_rows(
+            f"SELECT count() FROM (SELECT trace_id, min(start_time) AS start_time, sum(error_count) AS error_count, "
+            f"{_HAVING_FIELDS} FROM traces WHERE {narrowed} GROUP BY trace_id HAVING {' AND '.join(having)})",
+            params)[0][0]
+    if sort == "newest" and f.trace_ids is None:  # the hot path: sliced, see analytics/tracepage.py
+        rows = tracepage.newest_page(store, TRACE_FIELDS, where, having, pre, params, limit,
+                                     decode_cursor(cursor) if cursor else None)
+        next_cursor = None
+        if len(rows) > limit:
+            rows = rows[:limit]
+            next_cursor = encode_cursor(rows[-1]["start_time"], rows[-1]["trace_id"])
+        return Page(rows, int(total), next_cursor)
+    if sort != "newest":
+        return _sorted_page(store, f"SELECT {TRACE_FIELDS} FROM traces WHERE {where} GROUP BY trace_id "
+                            f"HAVING {' AND '.join(having)} ORDER BY {SORTS[sort]}", params, limit, cursor, total)
     if cursor:
         c_start, c_id = decode_cursor(cursor)
         params.update(c_start=c_start, c_id=c_id)
@@ -150,6 +187,31 @@ def list_traces(store: Store, project: str, f: TraceFilter, limit: int = 50,
     if len(rows) > limit:
         rows = rows[:limit]
         next_cursor = encode_cursor(rows[-1]["start_time"], rows[-1]["trace_id"])
+    return Page(rows, int(total), next_cursor)
+
+
+# Only the columns HAVING filters read, so counting does not merge the content previews.
+_HAVING_FIELDS = (
+    "argMinMerge(service_name) AS service_name, max(environment) AS environment, max(session_id) AS session_id, "
+    "max(user_id) AS user_id, max(prompt_name) AS prompt_name, max(prompt_version) AS prompt_version, "
+    "groupUniqArrayArray(tags) AS tags, groupUniqArrayArray(models) AS models"
+)
+
+
+def _sorted_page(store: Store, sql: str, params: dict[str, Any], limit: int, cursor: str | None,
+                 total: int) -> Page:
+    offset = 0
+    if cursor:
+        _, ident = decode_cursor(cursor)
+        if not ident.startswith(_OFFSET) or not ident[len(_OFFSET):].isdigit():
+            raise ValueError("invalid cursor")
+        offset = int(ident[len(_OFFSET):])
+    params.update(limit=limit + 1, offset=offset)
+    rows = store.query(f"{sql} LIMIT {{limit:UInt32}} OFFSET {{offset:UInt64}}", params)
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor(datetime.fromtimestamp(0, UTC), f"{_OFFSET}{offset + limit}")
     return Page(rows, int(total), next_cursor)
 
 

@@ -132,12 +132,16 @@ def build_router() -> APIRouter:
         prompt_name: str | None = None, prompt_version: str | None = None,
         q_: Annotated[str | None, Query(alias="q", max_length=500)] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50, cursor: str | None = None,
+        kind: str | None = None,
+        score: Annotated[list[str] | None, Query(description="e.g. groundedness<0.5 (repeat: all hold)")] = None,
+        sort: Literal["newest", "oldest", "duration", "cost", "tokens", "errors"] = "newest",
     ) -> PageOut:
-        f = q.TraceFilter(start=start, end=end, service=service, environment=environment, model=model,
-                          status=status, session_id=session_id, user_id=user_id, tags=tag or [],
-                          prompt_name=prompt_name, prompt_version=prompt_version, q=q_)
         try:
-            page = q.list_traces(_state(request).store, key.project, f, limit, cursor)
+            f = q.TraceFilter(start=start, end=end, service=service, environment=environment, model=model,
+                              status=status, session_id=session_id, user_id=user_id, tags=tag or [],
+                              prompt_name=prompt_name, prompt_version=prompt_version, q=q_, kind=kind,
+                              scores=[q.ScoreCondition.parse(s) for s in score or []])
+            page = q.list_traces(_state(request).store, key.project, f, limit, cursor, sort=sort)
         except ValueError as exc:
             raise HTTPException(400, str(exc)) from None
         return PageOut(data=page.data, total=page.total, next_cursor=page.next_cursor)

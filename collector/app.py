@@ -21,13 +21,15 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from collector import api, ingest
+from analytics.alerts.scheduler import start_scheduler
+from collector import api, api_alerts, api_judges, api_ops, api_read, api_trends, grpc_server, ingest
 from collector.auth import Authenticator, AuthError
 from collector.metrics import Metrics
 from collector.pipeline import Pipeline
 from collector.settings import Settings
 from collector.wal import WAL
 from collector.writer import InsertFn, Writer
+from judges.service import start_judges
 from store.client import Store, StoreError, open_store
 from store.keys import KeyRepository
 from store.migrate import migrate
@@ -46,6 +48,7 @@ class AppState:
     wal: WAL
     writer: Writer
     admin_secret: str | None = None  # set only when this start created the first admin key
+    judges: Any = None  # judges.service.JudgeService, made in the lifespan
 
 
 def _error(status: int, error: str, detail: Any = None, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -77,9 +80,10 @@ def _bootstrap_keys(settings: Settings, keys: KeyRepository) -> str | None:
 
 def build_state(settings: Settings, store: Store | None = None, insert: InsertFn | None = None) -> AppState:
     if store is None:
-        store = open_store(settings.dsn, settings.database, settings.retention_days)
+        store = open_store(settings.dsn, settings.database, settings.retention_days, cluster=settings.cluster)
     else:
-        migrate(store, settings.retention_days)
+        migrate(store, settings.retention_days, cluster=settings.cluster)
+    api_ops.enforce_retention(store, settings)  # loupe.yaml's retention into projects, then into TTLs
     keys = KeyRepository(store)
     admin_secret = _bootstrap_keys(settings, keys)
     metrics = Metrics()
@@ -98,10 +102,21 @@ def create_app(settings: Settings, store: Store | None = None, insert: InsertFn 
         state = build_state(settings, store, insert)
         holder["state"] = state
         app.state.loupe = state
+        grpc = None
+        if settings.grpc_port:  # OTLP/gRPC on the same state and WAL; 0 disables it
+            grpc, app.state.grpc_port = await grpc_server.start(
+                state, settings.host, settings.grpc_port, settings.limits.max_decompressed_bytes)
+        state.judges = start_judges(state)  # online worker (when enabled), backfills, queues
         state.writer.start()
+        app.state.alerts = start_scheduler(state.store, settings)  # None when no rules or reports are set
         try:
             yield
         finally:
+            if app.state.alerts is not None:
+                app.state.alerts.stop()
+            if grpc is not None:
+                await grpc.stop(grace=5)
+            state.judges.stop()
             state.writer.stop(drain=True, timeout=10)
             state.wal.close()
 
@@ -113,7 +128,12 @@ def create_app(settings: Settings, store: Store | None = None, insert: InsertFn 
             return getattr(holder["state"], name)
 
     app.include_router(ingest.build_router(_LazyState()))
+    app.include_router(api_read.build_router())  # first: its /api/traces/slowest must beat /api/traces/{id}
     app.include_router(api.build_router())
+    app.include_router(api_judges.build_router())
+    app.include_router(api_ops.build_router())
+    app.include_router(api_trends.build_router())
+    app.include_router(api_alerts.build_router())
 
     @app.get("/healthz", tags=["ops"], summary="Liveness")
     def healthz() -> dict[str, str]:

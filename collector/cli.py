@@ -20,7 +20,7 @@ DEFAULT_URL = "http://127.0.0.1:4318"
 def _settings(args: argparse.Namespace):
     from collector.settings import load_settings
 
-    overrides: dict[str, Any] = {"host": getattr(args, "host", None), "port": getattr(args, "port", None)}
+    overrides: dict[str, Any] = {name: getattr(args, name, None) for name in ("host", "port", "grpc_port", "cluster")}
     if getattr(args, "dsn", None):
         overrides["dsn"] = args.dsn
     elif getattr(args, "data_dir", None):
@@ -34,12 +34,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from collector.app import create_app
 
     settings = _settings(args)
+    if args.no_judges:  # the judge worker runs elsewhere (`loupe judges --shard i/N`)
+        settings.judges = {**settings.judges, "enabled": False}
     if settings.data_dir:
         Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app(settings)
-    print(f"Loupe collector on http://{settings.host}:{settings.port} (OTLP/HTTP at /v1/traces, API docs at /docs)",
-          file=sys.stderr, flush=True)
+    grpc = f", OTLP/gRPC on {settings.host}:{settings.grpc_port}" if settings.grpc_port else ""
+    print(f"Loupe collector on http://{settings.host}:{settings.port} (OTLP/HTTP at /v1/traces{grpc}, "
+          "API docs at /docs)", file=sys.stderr, flush=True)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)
     return 0
 
@@ -49,6 +52,14 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     from store.migrate import applied_versions, load_migrations, migrate
 
     settings = _settings(args)
+    if args.action == "print" or args.print:  # rendering needs no store (nor a cluster)
+        from collector.cli_ops import database_of
+
+        for m in load_migrations(settings.retention_days, settings.cluster, database_of(settings)):
+            print(f"-- {m.version:04d}_{m.name}")
+            for statement in m.statements:
+                print(statement + ";\n")
+        return 0
     store = Store(settings.dsn, settings.database)
     if args.action == "status":
         migrate_table = store.query_rows("EXISTS TABLE schema_migrations")[0][0]
@@ -56,13 +67,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         for m in load_migrations(settings.retention_days):
             print(f"{m.version:04d}_{m.name}: {'applied' if m.version in done else 'pending'}")
         return 0
-    if args.action == "print":
-        for m in load_migrations(settings.retention_days):
-            print(f"-- {m.version:04d}_{m.name}")
-            for statement in m.statements:
-                print(statement + ";\n")
-        return 0
-    applied = migrate(store, settings.retention_days)
+    applied = migrate(store, settings.retention_days, cluster=settings.cluster)
     print(f"applied {len(applied)} migration(s)" + (f": {applied}" if applied else ""))
     return 0
 
@@ -137,11 +142,15 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the collector, read API and workers")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument("--grpc-port", type=int, help="OTLP/gRPC port (default 4317; 0 disables it)")
+    serve.add_argument("--no-judges", action="store_true", help="do not run the online judge worker here")
     _add_store_flags(serve)
     serve.set_defaults(func=cmd_serve)
 
     mig = sub.add_parser("migrate", help="schema migrations (opens the store: stop `serve` first when embedded)")
     mig.add_argument("action", choices=["status", "apply", "print"], nargs="?", default="apply")
+    mig.add_argument("--print", action="store_true", help="print the DDL instead of applying it (= `print`)")
+    mig.add_argument("--cluster", help="render/apply for this ClickHouse cluster (setting `cluster`)")
     _add_store_flags(mig)
     mig.set_defaults(func=cmd_migrate)
 
@@ -160,6 +169,26 @@ def build_parser() -> argparse.ArgumentParser:
     for p in (k_list, k_create, k_revoke, k_rotate):
         _add_client_flags(p)
     keys.set_defaults(func=cmd_keys)
+
+    from judges.cli import add_parsers as add_judges
+
+    add_judges(sub)
+
+    from dashboard.cli import add_parser as add_dashboard
+
+    add_dashboard(sub)
+
+    from collector.demo.cli import add_parser as add_demo
+
+    add_demo(sub)
+
+    from collector.cli_ops import add_parsers as add_ops
+
+    add_ops(sub)
+
+    from analytics.cli import add_parsers as add_trends
+
+    add_trends(sub)
     return parser
 
 

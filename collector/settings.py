@@ -32,6 +32,7 @@ class LimitSettings(BaseModel):
 
 class ProjectSettings(BaseModel):
     retention_days: int | None = None
+    content_retention_days: int | None = None  # inputs/outputs/documents go earlier than metrics
     redaction: dict[str, Any] | None = None  # RedactionConfig fields; None = the global rules
     price_overrides: list[dict[str, Any]] = Field(default_factory=list)
 
@@ -45,7 +46,10 @@ class Settings(BaseSettings):
     port: int = 4318
     public_url: str = "http://127.0.0.1:8501"
     retention_days: int = 30
+    content_retention_days: int | None = None  # None: content is kept as long as the rest
     bootstrap_api_key: str | None = None
+    grpc_port: int = 4317  # OTLP/gRPC; 0 disables it
+    cluster: str | None = None  # a ClickHouse cluster name: Replicated + Distributed tables ON CLUSTER
     wal: WALSettings = WALSettings()
     limits: LimitSettings = LimitSettings()
     redaction: dict[str, Any] = Field(default_factory=dict)  # RedactionConfig fields

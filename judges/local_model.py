@@ -10,6 +10,9 @@ Judge mode: a structured-output request (`response_format` json_schema) is answe
 the schema; `judge` (a callable given the request body) scripts the verdict instead, returning a dict
 (sent as JSON), a string (sent as the raw content) or None (the default answer).
 
+`respond` scripts other chat completions the same way (`loupe demo` makes answers depend on the prompt):
+given the request body it returns the assistant's text, a tool call `{"name", "arguments"}`, or None.
+
     with LocalModel() as base_url:  # or: python -m judges.local_model --port 8011
         client = openai.OpenAI(base_url=base_url, api_key="x")
 """
@@ -225,11 +228,19 @@ class _Handler(BaseHTTPRequestHandler):
         prompt = "\n".join(_text(m.get("content")) for m in messages)
         last = messages[-1] if messages else {}
         call = None
-        if body.get("tools") and last.get("role") == "user" and body.get("tool_choice") != "none":
-            call = _tool_call(body["tools"], _text(last.get("content")), body.get("tool_choice"), flat=False)
         fmt = body.get("response_format") or {}
+        script = self.server.model.respond
+        scripted = script(body) if script and fmt.get("type") != "json_schema" else None
+        if isinstance(scripted, dict):
+            call = {"id": f"call_{_digest(prompt + str(scripted['name'])):016x}", "name": scripted["name"],
+                    "arguments": json.dumps(scripted.get("arguments") or {})}
+        elif (scripted is None and body.get("tools") and last.get("role") == "user"
+              and body.get("tool_choice") != "none"):
+            call = _tool_call(body["tools"], _text(last.get("content")), body.get("tool_choice"), flat=False)
         if call:
             text = None
+        elif isinstance(scripted, str):
+            text = scripted
         elif last.get("role") == "tool":
             text = f"According to the tool result, {_text(last.get('content'))[:300]}"
         elif fmt.get("type") == "json_schema":
@@ -355,10 +366,12 @@ class LocalModel:
     """The server in a background thread. `start()` returns the base URL (ending in /v1)."""
 
     def __init__(self, faults: Faults | None = None, cache_threshold: int = 1024,
-                 judge: Callable[[dict[str, Any]], Any] | None = None) -> None:
+                 judge: Callable[[dict[str, Any]], Any] | None = None,
+                 respond: Callable[[dict[str, Any]], Any] | None = None) -> None:
         self.faults = faults or Faults()
         self.cache_threshold = cache_threshold
         self.judge = judge
+        self.respond = respond
         self.requests: deque[dict[str, Any]] = deque(maxlen=1000)  # what clients sent, newest last
         self.base_url = ""
         self._server: _Server | None = None

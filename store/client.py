@@ -107,10 +107,11 @@ class Store:
             self._client.close()
 
 
-def open_store(dsn: str, database: str | None = None, retention_days: int = 30) -> Store:
+def open_store(dsn: str, database: str | None = None, retention_days: int = 30,
+               cluster: str | None = None) -> Store:
     """Open the store and bring its schema up to date."""
     from store.migrate import migrate
 
     store = Store(dsn, database=database)
-    migrate(store, retention_days=retention_days)
+    migrate(store, retention_days=retention_days, cluster=cluster)
     return store

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from store.client import Store
 
-_TRACE_TABLES = ("spans", "logs", "scores", "traces")
+_TRACE_TABLES = ("spans", "logs", "scores", "traces", "review_items")
 
 
 def user_trace_ids(store: Store, project: str, user_id: str) -> list[str]:

@@ -99,8 +99,9 @@ def stop_server(running: RunningServer) -> None:
 
 
 def make_settings(tmp_path: Path, **overrides) -> Settings:
+    # gRPC off unless a test asks for it: 4317 is one port per machine, and test runs share machines.
     base = dict(dsn="chdb:///unused", port=free_port(), bootstrap_api_key=ADMIN_KEY, ingest_workers=0,
-                wal={"dir": str(tmp_path / "wal"), "flush_interval_s": 0.02})
+                grpc_port=0, wal={"dir": str(tmp_path / "wal"), "flush_interval_s": 0.02})
     base.update(overrides)
     return Settings(**base)
 
@@ -129,7 +130,7 @@ def spawn_serve(workdir: Path, port: int | None = None, extra_env: dict[str, str
     """`loupe serve` as a real subprocess with its own embedded store under workdir."""
     port = port or free_port()
     env = {**os.environ, "LOUPE_BOOTSTRAP_API_KEY": ADMIN_KEY, "LOUPE_WAL__DIR": str(workdir / "wal"),
-           "LOUPE_WAL__FLUSH_INTERVAL_S": "0.05", **(extra_env or {})}
+           "LOUPE_WAL__FLUSH_INTERVAL_S": "0.05", "LOUPE_GRPC_PORT": "0", **(extra_env or {})}
     log = open(workdir / "serve.log", "ab")
     proc = subprocess.Popen(
         [sys.executable, "-m", "collector.cli", "serve", "--port", str(port), "--data-dir", str(workdir / "data")],

@@ -11,6 +11,11 @@ fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e ".[test]" -e "./sdk[openai]"
 
+# Browser tests (tests/e2e) use Debian's chromium and chromedriver; installed once, as root on these machines.
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+
 .venv/bin/ruff check .
 # Tests share one embedded engine per pytest process; a fresh directory per run.
 export LOUPE_TEST_ENGINE_DIR="$(mktemp -d /tmp/loupe-test-engine.XXXXXX)"

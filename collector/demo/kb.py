@@ -26,7 +26,8 @@ def _stem(w: str) -> str:
     # Crude suffix stripping: enough for "refunds"/"refunded"/"refund" to meet in a 20-document index.
     for suffix in ("ing", "ed", "es", "s"):
         if w.endswith(suffix) and len(w) - len(suffix) >= 4:
-            return w[: -len(suffix)]
+            w = w[: -len(suffix)]
+            return w[:-1] if w[-1] == w[-2] and suffix != "s" else w  # "cancelled" meets "cancel"
     return w
 
 

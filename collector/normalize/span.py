@@ -23,7 +23,8 @@ log = logging.getLogger(__name__)
 
 _RESOURCE_COLUMNS = {"service.name": "service_name", "service.version": "service_version",
                      "deployment.environment.name": "environment", "deployment.environment": "environment",
-                     "langfuse.environment": "environment", "langfuse.release": "release"}
+                     "langfuse.environment": "environment", "langfuse.release": "release",
+                     "loupe.release": "release"}  # the loupe SDK's resource (loupe.release on spans is mapped too)
 _CONTENT_EVENTS = frozenset({"gen_ai.content.prompt", "gen_ai.content.completion", "gen_ai.system.message",
                              "gen_ai.user.message", "gen_ai.assistant.message", "gen_ai.tool.message", "gen_ai.choice"})
 _resource_cache: dict[int, tuple[dict[str, Any], dict[str, str], dict[str, str]]] = {}

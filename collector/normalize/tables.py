@@ -110,6 +110,8 @@ _ASSOCIATION = {"session_id": "assoc_session", "sessionId": "assoc_session", "co
 
 GENAI: dict[str, tuple[str, Converter | None]] = {
     "gen_ai.operation.name": ("op", operation),
+    # The OpenAI semconv marks Responses API calls (operation "chat") with this key.
+    "openai.api.type": ("named_op", _lookup({"responses": "responses", "chat_completions": "chat"})),
     "gen_ai.provider.name": ("provider", v.nonempty_text),
     "gen_ai.system": ("provider_old", v.nonempty_text),
     "gen_ai.request.model": ("request_model", v.nonempty_text),

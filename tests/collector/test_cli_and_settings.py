@@ -45,8 +45,9 @@ def test_first_start_creates_default_project_and_prints_admin_key(tmp_path):
     fresh = tmp_path / "fresh"
     fresh.mkdir()
     port = str(free_port())
-    p = subprocess.Popen([sys.executable, "-m", "collector.cli", "serve", "--port", port, "--data-dir",
-                          str(fresh / "data")], cwd=fresh, env={**env, "LOUPE_WAL__DIR": str(fresh / "wal")},
+    p = subprocess.Popen([sys.executable, "-m", "collector.cli", "serve", "--port", port, "--grpc-port", "0",
+                          "--data-dir", str(fresh / "data")], cwd=fresh,
+                         env={**env, "LOUPE_WAL__DIR": str(fresh / "wal")},
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         lines = []

@@ -354,9 +354,7 @@ def test_feedback_and_current_trace_id(sdk: CaptureCollector) -> None:
         "target_id": trace_id,
         "name": "rating",
         "value": 0.5,
-        "comment": None,
         "source": "user_feedback",
-        "author": None,
     }
     assert bodies[1]["name"] == "thumbs" and bodies[1]["author"] == "u-9" and bodies[1]["comment"] == "great"
     assert sdk.scores[0]["headers"]["authorization"] == f"Bearer {sdk.api_key}"

@@ -96,12 +96,10 @@ class FeedbackSender:
 
 
 def payload(trace_id: str, name: str, value: Any, comment: str | None, user_id: str | None) -> dict[str, Any]:
-    return {
-        "target_type": "trace",
-        "target_id": trace_id,
-        "name": name,
-        "value": value,
-        "comment": comment,
-        "source": "user_feedback",
-        "author": user_id,
-    }
+    body = {"target_type": "trace", "target_id": trace_id, "name": name, "value": value, "source": "user_feedback"}
+    # Absent rather than null: the collector's comment and author are strings that default to "".
+    if comment is not None:
+        body["comment"] = comment
+    if user_id is not None:
+        body["author"] = user_id
+    return body

@@ -1,0 +1,85 @@
+"""SQL building blocks over `scores` shared by trace search, quality series and measures.
+
+`scores` is a ReplacingMergeTree: a re-scored key leaves older rows until a merge. Instead of FINAL,
+reads take the newest row per key with argMax(…, updated_at) — one pass, ordered like the table.
+Scores are tied to time through their trace (see analytics/window.py).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+_CONDITION = re.compile(r"^\s*([A-Za-z0-9_.:-]{1,128})\s*(<=|>=|!=|<|>|=)\s*(-?\d+(?:\.\d+)?)\s*$")
+_OPS = {"<": "<", "<=": "<=", ">": ">", ">=": ">=", "=": "=", "!=": "!="}
+
+
+@dataclass(frozen=True)
+class ScoreCondition:
+    """`groundedness<0.5`: the trace has a score of that name (on any span or the trace) matching it."""
+
+    name: str
+    op: str
+    value: float
+
+    @classmethod
+    def parse(cls, text: str) -> ScoreCondition:
+        match = _CONDITION.match(text)
+        if not match:
+            raise ValueError(f"invalid score filter {text!r}: use NAME<op>NUMBER, e.g. groundedness<0.5 "
+                             "(op one of < <= > >= = !=)")
+        return cls(match.group(1), _OPS[match.group(2)], float(match.group(3)))
+
+
+def latest_scores(where: str, extra: str = "") -> str:
+    """Newest value per score key among rows matching `where` (which must filter on the project)."""
+    return (
+        "SELECT trace_id, target_type, target_id, name, source, evaluator, author, "
+        "argMax(value, updated_at) AS value, argMax(label, updated_at) AS label, "
+        f"max(created_at) AS scored_at{extra} FROM (SELECT * FROM scores WHERE {where} AND value IS NOT NULL) "
+        "GROUP BY trace_id, target_type, target_id, name, source, evaluator, evaluator_version, author"
+    )
+
+
+def score_conditions_sql(conditions: list[ScoreCondition], params: dict[str, Any]) -> list[str]:
+    """WHERE clauses (`trace_id IN (…)`) for the traces rollup, one per condition, all must hold."""
+    clauses = []
+    for i, cond in enumerate(conditions):
+        params[f"sc_name{i}"] = cond.name
+        params[f"sc_value{i}"] = cond.value
+        inner = latest_scores(f"project = {{project:String}} AND name = {{sc_name{i}:String}} "
+                              "AND created_at >= {day_from:Date}")
+        clauses.append(f"trace_id IN (SELECT trace_id FROM ({inner}) "
+                       f"WHERE value {cond.op} {{sc_value{i}:Float64}})")
+    return clauses
+
+
+SEGMENTS = {
+    "model": "groupUniqArrayArray(models)",
+    "prompt_version": "concat(max(prompt_name), ':', max(prompt_version))",
+    "service": "argMinMerge(service_name)",
+    "environment": "max(environment)",
+    "user": "max(user_id)",
+}
+
+
+def scored_traces(score_where: str, segment: str | None = None) -> str:
+    """Latest scores joined to their trace's start time (and one trace-level segment), in the window.
+
+    Expects params project, start, end, day_from, day_to. `score_where` narrows the scores (" AND name = …").
+    Columns: trace_id, target_type, target_id, name, source, author, value, label, trace_start[, segment].
+    """
+    where = f"project = {{project:String}} AND created_at >= {{day_from:Date}} AND trace_id != ''{score_where}"
+    seg = f", {SEGMENTS[segment]} AS segment" if segment else ""
+    return (
+        "SELECT s.trace_id AS trace_id, s.target_type AS target_type, s.target_id AS target_id, s.name AS name, "
+        "s.source AS source, s.author AS author, s.value AS value, s.label AS label, t.trace_start AS trace_start"
+        f"{', t.segment AS segment' if segment else ''} "
+        f"FROM ({latest_scores(where)}) AS s INNER JOIN ("
+        f"SELECT trace_id, min(start_time) AS trace_start{seg} FROM traces "
+        "WHERE project = {project:String} AND day BETWEEN {day_from:Date} AND {day_to:Date} "
+        f"AND trace_id IN (SELECT trace_id FROM scores WHERE {where}) GROUP BY trace_id "
+        "HAVING trace_start >= {start:DateTime64(6)} AND trace_start < {end:DateTime64(6)}"
+        ") AS t ON s.trace_id = t.trace_id"
+    )
