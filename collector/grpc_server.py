@@ -26,13 +26,12 @@ from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
+from collector.accept import Rejected, accept_export, discard_metrics
 from collector.auth import AuthError
-from collector.otlp import KIND_LOGS, KIND_TRACES, OTLPDecodeError, count_invalid_spans, count_logs, parse_request
-from collector.wal import WALFull
+from collector.otlp import KIND_LOGS, KIND_TRACES, OTLPDecodeError, parse_request
 
 log = logging.getLogger(__name__)
 PROTOBUF = "application/x-protobuf"
-RETRY_AFTER_S = 5
 # Service names come from the opentelemetry-proto definitions, so they match every exporter.
 TRACE_SERVICE = trace_service_pb2.DESCRIPTOR.services_by_name["TraceService"].full_name
 LOGS_SERVICE = logs_service_pb2.DESCRIPTOR.services_by_name["LogsService"].full_name
@@ -73,34 +72,15 @@ def build_handlers(state: Any) -> list[grpc.GenericRpcHandler]:
         except OTLPDecodeError as exc:
             state.metrics.requests.labels(endpoint, "400").inc()
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        if kind == KIND_TRACES:
-            total, rejected, reason = count_invalid_spans(message)
-            state.metrics.spans_received.inc(total)
-            if total and rejected == total:
-                state.metrics.spans_rejected.inc(rejected)
-                state.metrics.requests.labels(endpoint, "400").inc()
-                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"all {total} spans rejected: {reason}")
-        else:
-            total, rejected, reason = count_logs(message), 0, ""
-        if total - rejected > 0:
-            try:
-                await state.wal.append_async(kind, key.project, body)
-            except WALFull:
-                state.metrics.requests.labels(endpoint, "503").inc()
-                text = "collector is saturated (write-ahead log full); retry later"
+        try:
+            response = await accept_export(state, key, kind, message, body, endpoint)
+        except Rejected as exc:
+            state.metrics.requests.labels(endpoint, str(exc.status)).inc()
+            if exc.retry_after_s:
                 code = grpc.StatusCode.RESOURCE_EXHAUSTED
-                await context.abort(code, text, retry_trailers(RETRY_AFTER_S, code, text))
-        state.metrics.requests.labels(endpoint, "200").inc()
-        if kind == KIND_TRACES:
-            state.metrics.spans_accepted.inc(total - rejected)
-            state.metrics.spans_rejected.inc(rejected)
-            response = trace_service_pb2.ExportTraceServiceResponse()
-            if rejected:
-                response.partial_success.rejected_spans = rejected
-                response.partial_success.error_message = f"{rejected} of {total} spans rejected: {reason}"
-            return response.SerializeToString()
-        state.metrics.logs_accepted.inc(total)
-        return logs_service_pb2.ExportLogsServiceResponse().SerializeToString()
+                await context.abort(code, exc.message, retry_trailers(exc.retry_after_s, code, exc.message))
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, exc.message)
+        return response.SerializeToString()
 
     async def metrics(body: bytes, context: aio.ServicerContext) -> bytes:
         # Accepted and discarded, said so in partial_success (as on /v1/metrics).
@@ -113,12 +93,7 @@ def build_handlers(state: Any) -> list[grpc.GenericRpcHandler]:
             request.ParseFromString(body)
         except Exception as exc:  # noqa: BLE001 - any parse failure is the client's bad message
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"not an OTLP metrics request: {exc}")
-        points = sum(len(m.gauge.data_points) + len(m.sum.data_points) + len(m.histogram.data_points)
-                     for rm in request.resource_metrics for sm in rm.scope_metrics for m in sm.metrics)
-        response = metrics_service_pb2.ExportMetricsServiceResponse()
-        if points:
-            response.partial_success.rejected_data_points = points
-            response.partial_success.error_message = "Loupe does not store metrics; send traces and logs"
+        response = discard_metrics(request)
         return response.SerializeToString()
 
     # Coroutine functions (not lambdas returning coroutines): grpc.aio awaits only what is declared async.

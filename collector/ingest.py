@@ -7,7 +7,6 @@ the request's encoding, `partial_success` for rejected spans, 400/413/415 for ba
 
 from __future__ import annotations
 
-import time
 import zlib
 from typing import Any
 
@@ -15,27 +14,21 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from google.protobuf import json_format
 from google.protobuf.message import Message
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
-    ExportMetricsServiceResponse,
 )
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
+from collector.accept import Rejected, accept_export, discard_metrics
 from collector.auth import AuthError
 from collector.otlp import (
     KIND_LOGS,
     KIND_TRACES,
     OTLPDecodeError,
-    count_invalid_spans,
-    count_logs,
     parse_request,
 )
-from collector.wal import WALFull
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
-RETRY_AFTER_S = 5
 
 
 class OTLPError(Exception):
@@ -118,32 +111,12 @@ def build_router(app_state: Any) -> APIRouter:
                 message = parse_request(body, content_type, kind)
             except OTLPDecodeError as exc:
                 raise OTLPError(400, str(exc)) from None
-            if kind == KIND_TRACES:
-                total, rejected, reason = count_invalid_spans(message)
-                state.metrics.spans_received.inc(total)
-                if total and rejected == total:
-                    state.metrics.spans_rejected.inc(rejected)
-                    raise OTLPError(400, f"all {total} spans rejected: {reason}")
-            else:
-                total, rejected, reason = count_logs(message), 0, ""
-            if total - rejected > 0:
-                payload = body if content_type == PROTOBUF else message.SerializeToString()
-                try:
-                    await state.wal.append_async(kind, key.project, payload)
-                except WALFull:
-                    raise OTLPError(503, "collector is saturated (write-ahead log full); retry later",
-                                    {"Retry-After": str(RETRY_AFTER_S)}) from None
-            if kind == KIND_TRACES:
-                state.metrics.spans_accepted.inc(total - rejected)
-                state.metrics.spans_rejected.inc(rejected)
-                response: Message = ExportTraceServiceResponse()
-                if rejected:
-                    response.partial_success.rejected_spans = rejected
-                    response.partial_success.error_message = f"{rejected} of {total} spans rejected: {reason}"
-            else:
-                state.metrics.logs_accepted.inc(total)
-                response = ExportLogsServiceResponse()
-            state.metrics.requests.labels(endpoint, "200").inc()
+            payload = body if content_type == PROTOBUF else message.SerializeToString()
+            try:
+                response = await accept_export(state, key, kind, message, payload, endpoint)
+            except Rejected as exc:
+                retry = {"Retry-After": str(exc.retry_after_s)} if exc.retry_after_s else None
+                raise OTLPError(exc.status, exc.message, retry) from None
             return encode(response, content_type)
         except (OTLPError, AuthError) as exc:
             state.metrics.requests.labels(endpoint, str(exc.status)).inc()
@@ -177,18 +150,10 @@ def build_router(app_state: Any) -> APIRouter:
                     message.ParseFromString(body)
             except Exception as exc:  # noqa: BLE001 - any parse failure is the client's bad body
                 raise OTLPError(400, f"body is not an OTLP metrics request: {exc}") from None
-            points = sum(len(m.gauge.data_points) + len(m.sum.data_points) + len(m.histogram.data_points)
-                         for rm in message.resource_metrics for sm in rm.scope_metrics for m in sm.metrics)
-            response = ExportMetricsServiceResponse()
-            if points:
-                response.partial_success.rejected_data_points = points
-                response.partial_success.error_message = "Loupe does not store metrics; send traces and logs"
+            response = discard_metrics(message)
             return encode(response, content_type)
         except (OTLPError, AuthError) as exc:
             return error_response(exc, content_type)
 
     return router
 
-
-def now_ns() -> int:
-    return time.time_ns()
