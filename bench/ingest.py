@@ -110,7 +110,8 @@ def main() -> None:
           f"({sum(map(len, bodies)) / total_spans:.0f} bytes/span on the wire)", flush=True)
 
     work = Path(tempfile.mkdtemp(prefix="loupe-bench-"))
-    env = {**os.environ, "LOUPE_BOOTSTRAP_API_KEY": KEY, "LOUPE_WAL__DIR": str(work / "wal")}
+    env = {**os.environ, "LOUPE_BOOTSTRAP_API_KEY": KEY, "LOUPE_WAL__DIR": str(work / "wal"),
+           "LOUPE_GRPC_PORT": "0", "LOUPE_JUDGES__ENABLED": "false"}
     log = open(work / "serve.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "collector.cli", "serve", "--port", str(args.port),
                              "--data-dir", str(work / "data")], cwd=work, env=env, stdout=log, stderr=log)
@@ -123,7 +124,11 @@ def main() -> None:
                     break
             except httpx.HTTPError:
                 pass
+            if proc.poll() is not None:
+                raise SystemExit("loupe serve exited:\n" + (work / "serve.log").read_text()[-3000:])
             time.sleep(0.1)
+        else:
+            raise SystemExit("loupe serve did not become ready in 60 s")
         latencies: list[float] = []
         failures: list[int] = []
         queue = list(enumerate(bodies))

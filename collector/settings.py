@@ -19,7 +19,7 @@ class WALSettings(BaseModel):
     max_bytes: int = 1 << 30  # past this the collector answers 503 until the store catches up
     segment_bytes: int = 64 << 20
     batch_records: int = 2000  # WAL records per insert; each record is one export request
-    batch_bytes: int = 48 << 20
+    batch_bytes: int = 16 << 20  # ~10k spans an insert; two batches (one inserting, one normalising) in memory
     flush_interval_s: float = 0.2
 
 

@@ -33,7 +33,7 @@ InsertFn = Callable[[str, Sequence[Sequence[Any]], Sequence[str], str], None]
 
 class Writer:
     def __init__(self, wal: WAL, store: Store, pipeline: Pipeline, metrics: Metrics,
-                 batch_records: int = 2000, batch_bytes: int = 48 << 20, flush_interval_s: float = 0.2,
+                 batch_records: int = 2000, batch_bytes: int = 16 << 20, flush_interval_s: float = 0.2,
                  insert: InsertFn | None = None, workers: int = 0) -> None:
         self.wal = wal
         self.store = store
