@@ -21,7 +21,7 @@ import math
 from typing import Any
 
 from analytics.scoresql import scored_traces
-from analytics.series import SpanSelect, totals
+from analytics.series import SpanSelect, spend, totals
 from analytics.window import QUALITY, SAFETY, Window
 from store.client import Store
 
@@ -101,13 +101,13 @@ def prompt_versions(store: Store, project: str, w: Window) -> list[dict[str, Any
 
 def _values(store: Store, project: str, w: Window, by_window: dict) -> dict[str, tuple[float | None, int]]:
     req = totals(store, project, w, SpanSelect(root=True))
-    spend = totals(store, project, w, SpanSelect())
+    spent = spend(store, project, w)
     s = _scores(store, project, w)
     versions = prompt_versions(store, project, w)
     compared = [v for v in versions if v["regressed"] is not None]
     by_window["prompt_versions"] = versions
     return {
-        "cost_per_request": (spend["cost_usd"] / req["requests"] if req["requests"] else None, req["requests"]),
+        "cost_per_request": (spent / req["requests"] if req["requests"] else None, req["requests"]),
         "latency_p50": (req["latency_p50"], req["requests"]),
         "latency_p95": (req["latency_p95"], req["requests"]),
         "error_rate": (req["error_rate"], req["requests"]),

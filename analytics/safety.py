@@ -10,9 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from analytics import stats
-from analytics.scoresql import latest_scores
 from analytics.segments import ALL_TRAFFIC, Segment
-from analytics.tracefacts import GROUPS, trace_facts
+from analytics.tracefacts import GROUPS, latest, trace_facts
 from analytics.window import SAFETY, Window, bucket_expr
 
 THRESHOLD = 0.5
@@ -28,21 +27,30 @@ LABELS = {"pii_leak": "PII leaked in outputs", "secret_leak": "Secrets in output
           "prompt_injection": "Prompt injection attempts", "jailbreak": "Jailbreak attempts",
           "toxic_output": "Toxic outputs"}
 _CATEGORY_SQL = "multiIf(" + ", ".join(f"name = '{n}', '{c}'" for n, (c, _) in CATEGORIES.items()) + ", 'other')"
-_RATIONALE = ", argMax(rationale, updated_at) AS rationale"
+_RATIONALE = ", argMax(s_rationale, s_updated) AS rationale"
 _FACTS = (", argMinMerge(service_name) AS service, max(environment) AS environment, "
           "if(max(prompt_name) = '', '', concat(max(prompt_name), ':', max(prompt_version))) AS prompt, "
           "groupUniqArrayArray(models) AS models, max(user_id) AS user_id")
 
 
-def _judged(w: Window, seg: Segment, by: str | None, params: dict[str, Any], extra: str = "") -> str:
-    """Safety scores joined to their trace: trace_id, t_start, g, name, source, value, category (+ extra)."""
+def _judged(w: Window, seg: Segment, by: str | None, params: dict[str, Any], extra: str = "",
+            incidents: bool = False) -> str:
+    """Safety scores joined to their trace: trace_id, t_start, g, name, source, value, category (+ extra).
+
+    `incidents` reads the rollup (with the trace's facts and the rationale) only for traces that have a
+    verdict at or above the threshold: a listing of incidents then costs what the incidents weigh.
+    """
     params.update(f_start=w.start, f_end=w.end, safety=list(SAFETY))
     where = ("project = {project:String} AND name IN {safety:Array(String)} "
              "AND created_at >= toDate({f_start:DateTime64(6)}) - 1")
+    flagged = f"{where} AND value >= {THRESHOLD}" if incidents else where
+    scores = latest(f"{where} AND cityHash64(trace_id) IN (SELECT cityHash64(trace_id) FROM scores WHERE {flagged})"
+                    if incidents else where, _RATIONALE if incidents else "")
+    facts = trace_facts(by, seg, params, _FACTS if incidents else "", scored=flagged)
     return (f"SELECT s.trace_id AS trace_id, t.t_start AS t_start, t.g AS g, s.name AS name, s.source AS source, "
             f"s.value AS value, s.label AS label, s.target_type AS target_type, s.target_id AS target_id, "
-            f"{_CATEGORY_SQL} AS category{extra} FROM ({latest_scores(where, _RATIONALE)}) AS s "
-            f"INNER JOIN ({trace_facts(by, seg, params, _FACTS, scored=where)}) AS t ON s.trace_id = t.trace_id")
+            f"{_CATEGORY_SQL} AS category{extra} FROM ({scores}) AS s "
+            f"INNER JOIN ({facts}) AS t ON s.trace_id = t.trace_id")
 
 
 def _check_by(by: str | None) -> None:
@@ -123,11 +131,15 @@ def list_incidents(store: Any, project: str, w: Window, seg: Segment = ALL_TRAFF
     if category:
         params["category"] = category
         where += " AND category = {category:String}"
-    inner = f"SELECT * FROM ({_judged(w, seg, None, params, extra)}) WHERE {where}"
-    total = int(store.query_rows(f"SELECT count() FROM ({inner})", params)[0][0])
-    rows = store.query(f"{inner} ORDER BY t_start DESC, trace_id, name LIMIT {{limit:UInt32}} OFFSET {{offset:UInt64}}",
-                       params)
+    inner = f"SELECT * FROM ({_judged(w, seg, None, params, extra, incidents=True)}) WHERE {where}"
+    # The total rides along on every row (a window over the whole result), so one pass gives page and count.
+    rows = store.query(f"SELECT *, count() OVER () AS total_rows FROM ({inner}) ORDER BY t_start DESC, trace_id, "
+                       "name LIMIT {limit:UInt32} OFFSET {offset:UInt64}", params)
+    total = int(rows[0]["total_rows"]) if rows else 0
+    if not rows and offset:  # past the end: the count still matters for the pager
+        total = int(store.query_rows(f"SELECT count() FROM ({inner})", params)[0][0])
     for r in rows:
         r.pop("g", None)
+        r.pop("total_rows", None)
         r["where"] = CATEGORIES.get(r["name"], ("", ""))[1]
     return rows, total

@@ -35,10 +35,13 @@ class ScoreCondition:
 def latest_scores(where: str, extra: str = "") -> str:
     """Newest value per score key among rows matching `where` (which must filter on the project)."""
     return (
-        "SELECT trace_id, target_type, target_id, name, source, evaluator, author, "
+        "SELECT any(trace_id) AS trace_id, any(target_type) AS target_type, any(target_id) AS target_id, "
+        "any(name) AS name, any(source) AS source, any(evaluator) AS evaluator, any(author) AS author, "
         "argMax(value, updated_at) AS value, argMax(label, updated_at) AS label, "
-        f"max(created_at) AS scored_at{extra} FROM (SELECT * FROM scores WHERE {where} AND value IS NOT NULL) "
-        "GROUP BY trace_id, target_type, target_id, name, source, evaluator, evaluator_version, author"
+        f"max(created_at) AS scored_at{extra} FROM (SELECT *, "
+        # One 64-bit hash of the replacing key groups far faster than its seven strings (collisions: ~never).
+        "cityHash64(target_type, target_id, name, source, evaluator, evaluator_version, author) AS score_key "
+        f"FROM scores WHERE {where} AND value IS NOT NULL) GROUP BY score_key"
     )
 
 

@@ -178,3 +178,13 @@ def totals(store: Store, project: str, w: Window, sel: SpanSelect) -> dict[str, 
                           *_where(sel, params, raw=False)])
     row = store.query(f"SELECT {_ROLLUP_METRICS} FROM spans_hourly WHERE {where}", params)[0]
     return _point(row)
+
+
+def spend(store: Store, project: str, w: Window) -> float:
+    """All spend in the window's hours (no quantiles to merge: cheap)."""
+    rows = store.query_rows(
+        "SELECT sum(cost_usd) FROM spans_hourly WHERE project = {project:String} "
+        "AND hour >= toStartOfHour({start:DateTime64(6)}) AND hour < {end:DateTime64(6)}", {"project": project,
+                                                                                            **w.params()})
+    return float(rows[0][0] or 0.0)
+

@@ -8,9 +8,10 @@ A trace whose merged start lies in the slice always has a partial row starting t
 missed; HAVING keeps only merged starts inside the slice, so the order across slices is exact.
 
 Filters whose merged value must appear on some partial row (max-type facts, models, errors, tags)
-also narrow the candidates. The count of an unfiltered (or service/environment) search comes from
-`spans_hourly`: root spans in the window's whole hours plus the edge hours counted exactly in
-`spans`. That counts traces whose root span has arrived; other searches are counted exactly.
+also narrow the candidates. An unfiltered (or service/environment) search is first estimated from
+`spans_hourly`: root spans in the window's whole hours plus the edge hours counted in `spans`. Up to
+EXACT_COUNT_LIMIT the traces are then counted exactly; above it the estimate is the total
+(`total_exact: false`): it counts traces whose root has arrived, once per root span.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 FIRST_SLICE = timedelta(hours=1)
+EXACT_COUNT_LIMIT = 50_000  # below this many (estimated) traces an exact count costs little
+OFFSET = "offset:"  # cursors of sorted (non-time) pages
 GROWTH = 4
 _ROLLUP_COUNTABLE = {"service", "environment"}  # facts of the root span, a dimension of spans_hourly
 
@@ -47,9 +50,13 @@ def prefilters(f: Any, params: dict[str, Any]) -> list[str]:
     return out
 
 
-def newest_page(store: Any, fields: str, where: str, having: list[str], pre: list[str], params: dict[str, Any],
-                limit: int, cursor: tuple[datetime, str] | None) -> list[dict[str, Any]]:
-    """Up to limit+1 traces, newest first, strictly after the cursor; see the module docstring."""
+def newest_page(store: Any, fields: str, skinny: str, where: str, having: list[str], pre: list[str],
+                params: dict[str, Any], limit: int, cursor: tuple[datetime, str] | None) -> list[dict[str, Any]]:
+    """Up to limit+1 traces, newest first, strictly after the cursor; see the module docstring.
+
+    Slices are searched with `skinny` fields only (start time and what HAVING reads); the full fields
+    are merged for the page's traces alone, and their previews come from the spans that start them.
+    """
     start, hi = _utc(params["start"]), _utc(params["end"])
     conditions = list(having)
     if cursor:
@@ -59,17 +66,39 @@ def newest_page(store: Any, fields: str, where: str, having: list[str], pre: lis
     candidate_where = " AND ".join(["project = {project:String}", "day BETWEEN toDate({s_lo:DateTime64(6)}) "
                                     "AND toDate({s_hi:DateTime64(6)})", "start_time >= {s_lo:DateTime64(6)}",
                                     "start_time < {s_hi:DateTime64(6)}", *pre])
-    sql = (f"SELECT {fields} FROM traces WHERE {where} AND day >= toDate({{s_lo:DateTime64(6)}}) "
+    sql = (f"SELECT {skinny} FROM traces WHERE {where} AND day >= toDate({{s_lo:DateTime64(6)}}) "
            f"AND trace_id IN (SELECT trace_id FROM traces WHERE {candidate_where}) GROUP BY trace_id "
            f"HAVING {' AND '.join(conditions)} AND start_time >= {{s_lo:DateTime64(6)}} "
            "AND start_time < {s_hi:DateTime64(6)} ORDER BY start_time DESC, trace_id DESC LIMIT {need:UInt32}")
-    rows: list[dict[str, Any]] = []
+    found: list[tuple[datetime, str]] = []
     step = FIRST_SLICE
-    while hi > start and len(rows) <= limit:
+    while hi > start and len(found) <= limit:
         lo = max(start, hi - step)
-        rows += store.query(sql, {**params, "s_lo": lo, "s_hi": hi, "need": limit + 1 - len(rows)})
+        found += [(r["start_time"], r["trace_id"]) for r in
+                  store.query(sql, {**params, "s_lo": lo, "s_hi": hi, "need": limit + 1 - len(found)})]
         hi, step = lo, step * GROWTH
-    return rows[:limit + 1]
+    if not found:
+        return []
+    found = found[:limit + 1]
+    ids = [i for _, i in found]
+    # The rollup's content states are the heavy columns: merge everything else from `traces`, and take
+    # the previews from the root spans in `spans`, whose time and trace-id bloom index find them cheaply.
+    light = "\n".join(line for line in fields.splitlines() if "_preview" not in line)
+    rows = store.query(
+        f"SELECT {light} FROM traces WHERE project = {{project:String}} AND day BETWEEN {{p_from:Date}} "
+        "AND {day_to:Date} AND trace_id IN {page_ids:Array(String)} GROUP BY trace_id "
+        "ORDER BY start_time DESC, trace_id DESC",
+        {**params, "p_from": min(t for t, _ in found).date(), "page_ids": ids})
+    previews = {r[0]: r[1:] for r in store.query_rows(
+        "SELECT trace_id, substring(argMin(input, toUInt8(parent_span_id != '' OR input = '')), 1, {preview:UInt32}), "
+        "substring(argMin(output, toUInt8(parent_span_id != '' OR output = '')), 1, {preview:UInt32}) FROM spans "
+        "WHERE project = {project:String} AND start_time >= {p_lo:DateTime64(6)} "
+        "AND start_time <= {p_hi:DateTime64(6)} AND trace_id IN {page_ids:Array(String)} GROUP BY trace_id",
+        {"project": params["project"], "preview": params["preview"], "page_ids": ids,
+         "p_lo": min(t for t, _ in found), "p_hi": max(t for t, _ in found)})}
+    for row in rows:
+        row["input_preview"], row["output_preview"] = previews.get(row["trace_id"], ("", ""))
+    return rows
 
 
 def rollup_countable(f: Any) -> bool:
@@ -102,3 +131,23 @@ def rollup_count(store: Any, f: Any, params: dict[str, Any]) -> int:
         f"SELECT count() FROM spans WHERE project = {{project:String}} AND {edges} AND parent_span_id = ''{where}",
         p)[0][0]
     return int(whole) + int(edge)
+
+
+def sorted_page(store: Any, sql: str, params: dict[str, Any], limit: int, cursor: str | None,
+                 total: int) -> Any:
+    """A page of a search sorted by something other than time: offset pagination in an opaque cursor."""
+    from analytics import traces as tq  # the caller's module: imported late, it imports this one
+
+    offset = 0
+    if cursor:
+        _, ident = tq.decode_cursor(cursor)
+        if not ident.startswith(OFFSET) or not ident[len(OFFSET):].isdigit():
+            raise ValueError("invalid cursor")
+        offset = int(ident[len(OFFSET):])
+    params.update(limit=limit + 1, offset=offset)
+    rows = store.query(f"{sql} LIMIT {{limit:UInt32}} OFFSET {{offset:UInt64}}", params)
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = tq.encode_cursor(datetime.fromtimestamp(0, UTC), f"{OFFSET}{offset + limit}")
+    return tq.Page(rows, int(total), next_cursor)

@@ -72,6 +72,7 @@ class Page:
     data: list[dict[str, Any]]
     total: int
     next_cursor: str | None
+    total_exact: bool = True  # False: an estimate (see analytics/tracepage.py)
 
 
 def encode_cursor(start: datetime, ident: str) -> str:
@@ -144,7 +145,6 @@ def _trace_where(project: str, f: TraceFilter, params: dict[str, Any]) -> list[s
 SORTS = {"newest": "start_time DESC, trace_id DESC", "oldest": "start_time ASC, trace_id ASC",
          "duration": "duration_ms DESC, trace_id DESC", "cost": "cost_usd DESC, trace_id DESC",
          "tokens": "total_tokens DESC, trace_id DESC", "errors": "error_count DESC, start_time DESC"}
-_OFFSET = "offset:"
 
 
 def list_traces(store: Store, project: str, f: TraceFilter, limit: int = 50,
@@ -155,8 +155,11 @@ def list_traces(store: Store, project: str, f: TraceFilter, limit: int = 50,
     where = " AND ".join(_trace_where(project, f, params))
     having = _trace_having(f, params)
     pre = tracepage.prefilters(f, params)
-    if tracepage.rollup_countable(f):
-        total = tracepage.rollup_count(store, f, params)
+    # Unfiltered searches of a big window are estimated from the rollup; everything else is counted exactly.
+    estimate = tracepage.rollup_count(store, f, params) if tracepage.rollup_countable(f) else None
+    exact = estimate is None or estimate <= tracepage.EXACT_COUNT_LIMIT
+    if not exact:
+        total = estimate
     else:
         narrowed = where + "".join(f" AND trace_id IN (SELECT trace_id FROM traces WHERE {where} AND {c})"
                                    for c in pre)
@@ -165,15 +168,17 @@ def list_traces(store: Store, project: str, f: TraceFilter, limit: int = 50,
             f"{_HAVING_FIELDS} FROM traces WHERE {narrowed} GROUP BY trace_id HAVING {' AND '.join(having)})",
             params)[0][0]
     if sort == "newest" and f.trace_ids is None:  # the hot path: sliced, see analytics/tracepage.py
-        rows = tracepage.newest_page(store, TRACE_FIELDS, where, having, pre, params, limit,
+        skinny = ("trace_id, min(start_time) AS start_time, sum(error_count) AS error_count"
+                  + (f", {_HAVING_FIELDS}" if len(having) > 2 else ""))  # > the two window conditions
+        rows = tracepage.newest_page(store, TRACE_FIELDS, skinny, where, having, pre, params, limit,
                                      decode_cursor(cursor) if cursor else None)
         next_cursor = None
         if len(rows) > limit:
             rows = rows[:limit]
             next_cursor = encode_cursor(rows[-1]["start_time"], rows[-1]["trace_id"])
-        return Page(rows, int(total), next_cursor)
+        return Page(rows, int(total), next_cursor, total_exact=exact)
     if sort != "newest":
-        return _sorted_page(store, f"SELECT {TRACE_FIELDS} FROM traces WHERE {where} GROUP BY trace_id "
+        return tracepage.sorted_page(store, f"SELECT {TRACE_FIELDS} FROM traces WHERE {where} GROUP BY trace_id "
                             f"HAVING {' AND '.join(having)} ORDER BY {SORTS[sort]}", params, limit, cursor, total)
     if cursor:
         c_start, c_id = decode_cursor(cursor)
@@ -196,23 +201,6 @@ _HAVING_FIELDS = (
     "max(user_id) AS user_id, max(prompt_name) AS prompt_name, max(prompt_version) AS prompt_version, "
     "groupUniqArrayArray(tags) AS tags, groupUniqArrayArray(models) AS models"
 )
-
-
-def _sorted_page(store: Store, sql: str, params: dict[str, Any], limit: int, cursor: str | None,
-                 total: int) -> Page:
-    offset = 0
-    if cursor:
-        _, ident = decode_cursor(cursor)
-        if not ident.startswith(_OFFSET) or not ident[len(_OFFSET):].isdigit():
-            raise ValueError("invalid cursor")
-        offset = int(ident[len(_OFFSET):])
-    params.update(limit=limit + 1, offset=offset)
-    rows = store.query(f"{sql} LIMIT {{limit:UInt32}} OFFSET {{offset:UInt64}}", params)
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = encode_cursor(datetime.fromtimestamp(0, UTC), f"{_OFFSET}{offset + limit}")
-    return Page(rows, int(total), next_cursor)
 
 
 SPAN_LIST_COLUMNS = (

@@ -87,6 +87,7 @@ class PageOut(BaseModel):
     data: list[dict[str, Any]]
     total: int
     next_cursor: str | None = None
+    total_exact: bool = True  # sent (as false) only when `total` is an estimate: very large unfiltered searches
 
 
 class ScoreIn(BaseModel):
@@ -122,7 +123,8 @@ def _key_out(key: ApiKey) -> dict[str, Any]:
 def build_router() -> APIRouter:
     router = APIRouter(prefix="/api")
 
-    @router.get("/traces", response_model=PageOut, tags=["read"], summary="Search traces")
+    @router.get("/traces", response_model=PageOut, response_model_exclude_unset=True, tags=["read"],
+                summary="Search traces")
     def list_traces(
         request: Request, key: ReadKey,
         start: datetime | None = None, end: datetime | None = None, service: str | None = None,
@@ -144,7 +146,8 @@ def build_router() -> APIRouter:
             page = q.list_traces(_state(request).store, key.project, f, limit, cursor, sort=sort)
         except ValueError as exc:
             raise HTTPException(400, str(exc)) from None
-        return PageOut(data=page.data, total=page.total, next_cursor=page.next_cursor)
+        estimate = {} if page.total_exact else {"total_exact": False}
+        return PageOut(data=page.data, total=page.total, next_cursor=page.next_cursor, **estimate)
 
     @router.get("/spans", response_model=PageOut, tags=["read"], summary="Search spans")
     def list_spans(

@@ -120,7 +120,8 @@ def build_router() -> APIRouter:
             raise _bad(exc) from None
         return measures.success_measures(_store(request), key.project, w)
 
-    @router.get("/sessions", response_model=PageOut, summary="Sessions (conversations), most recent first")
+    @router.get("/sessions", response_model=PageOut, response_model_exclude_unset=True,
+                summary="Sessions (conversations), most recent first")
     def get_sessions(request: Request, key: ReadKey, start: Start = None, end: End = None,
                      user_id: str | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 50,
                      cursor: str | None = None) -> PageOut:
@@ -142,7 +143,8 @@ def build_router() -> APIRouter:
             raise HTTPException(404, f"session {session_id} not found in project {key.project}")
         return found
 
-    @router.get("/users", response_model=PageOut, summary="End users: traces, cost, last seen, feedback")
+    @router.get("/users", response_model=PageOut, response_model_exclude_unset=True,
+                summary="End users: traces, cost, last seen, feedback")
     def get_users(request: Request, key: ReadKey, start: Start = None, end: End = None,
                   sort: Literal["cost", "traces", "last_seen", "errors"] = "cost",
                   q: Annotated[str | None, Query(max_length=200)] = None,

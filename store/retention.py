@@ -44,6 +44,7 @@ RETAINED: dict[str, Retained] = {
     "traces": Retained("day", ("root_input", "root_output")),
     "scores": Retained("toDateTime(created_at)", ("rationale", "comment")),
     "spans_hourly": Retained("hour"),
+    "spans_daily": Retained("day"),
     "review_items": Retained("toDateTime(added_at)"),  # ids only; goes with the traces it points at
 }
 # Tables with trace ids that deliberately keep no per-project TTL, and why.

@@ -10,7 +10,7 @@ import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from analytics import drift, explore, links, quality, regressions, safety
+from analytics import drift, explore, links, regressions, safety
 from analytics.alerts.config import load_alerts
 from analytics.report.measures import weekly_measures
 from analytics.segments import ALL_TRAFFIC
@@ -92,20 +92,24 @@ def build_report_data(store: Store, settings: Any, project: str, week: str) -> d
     base = settings.public_url
     req = {k: totals(store, project, x, SpanSelect(root=True)) for k, x in (("cur", w), ("prev", prev))}
     spend = {k: totals(store, project, x, SpanSelect()) for k, x in (("cur", w), ("prev", prev))}
-    periods = regressions.compare_periods(store, project, w)
+    # One pass over the scores of the last three weeks serves the evaluators, the measures and the versions.
+    cube = regressions.score_cube(store, project, w)
+    hists = regressions.fold(cube[0], 0, keep={"current", "previous"})
+    periods = regressions.compare_periods(store, project, w, hists=hists, examples=False)
+    # The worst traces of the week and the traces behind its drops: one lookup for both.
+    quality_keys = [(r["name"], r["source"]) for r in periods["evaluators"] if r["n_b"] and r["name"] in QUALITY]
+    found = regressions.example_traces(store, project, w, None, "", sorted(
+        set(quality_keys) | {(r["name"], r["source"]) for r in periods["regressions"]}), ALL_TRAFFIC, limit=WORST)
     for r in periods["evaluators"]:
-        r["examples"] = _linked(r["examples"], base)
-    versions = regressions.release_regressions(store, project, w)
+        r["examples"] = _linked(found.get((r["name"], r["source"]), []) if r["regressed"] else [], base)
+    versions = regressions.release_regressions(store, project, w, cube=cube)
     for v in versions:
         for r in v["evaluators"]:
             r["examples"] = _linked(r["examples"], base)
     incidents, incident_total = safety.list_incidents(store, project, w, limit=INCIDENTS)
     safety_now = safety.safety_summary(store, project, w)
-    names = {r["name"] for r in periods["evaluators"] if r["n_b"]}
-    worst = []
-    for name in [n for n in QUALITY if n in names]:
-        for r in quality.worst_scores(store, project, w, name, limit=WORST):
-            worst.append({"evaluator": name, **r, "link": links.trace_url(base, r["trace_id"])})
+    worst = [{"evaluator": name, "source": source, **r, "link": links.trace_url(base, r["trace_id"])}
+             for (name, source), rows in sorted(found.items()) if (name, source) in quality_keys for r in rows]
     slowest = [{k: t.get(k) for k in ("trace_id", "name", "root_duration_ms", "start_time")}
                | {"link": links.trace_url(base, t["trace_id"])} for t in explore.slowest_traces(store, project, w,
                                                                                                limit=WORST)]
@@ -117,7 +121,7 @@ def build_report_data(store: Store, settings: Any, project: str, week: str) -> d
         "cost": {"total": spend["cur"]["cost_usd"], "previous_total": spend["prev"]["cost_usd"],
                  "unpriced_spans": spend["cur"]["unpriced"]},
         "daily": {"current": _daily(store, project, w), "previous": _daily(store, project, prev)},
-        "measures": weekly_measures(store, project, w, safety_now),
+        "measures": weekly_measures(store, project, w, safety_now, regressions.rate_from_pairs(versions), hists),
         "evaluators": periods["evaluators"],
         "regressions": {"week_over_week": periods["regressions"],
                         "prompt_versions": [v for v in versions if v["tested"]]},

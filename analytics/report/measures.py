@@ -73,13 +73,14 @@ def _merged(hists: dict[tuple[str, str], stats.Hist], name: str, feedback: bool)
 
 
 def weekly_measures(store: Store, project: str, cur: Window, safety_now: dict[str, Any] | None = None,
-                    versions_now: tuple[float | None, int] | None = None) -> list[dict[str, Any]]:
-    """`safety_now` (safety_summary of the week) and `versions_now` (its prompt regression rate and count)
-    can be passed in when the caller has them already."""
+                    versions_now: tuple[float | None, int] | None = None,
+                    hists: dict[str, dict] | None = None) -> list[dict[str, Any]]:
+    """`safety_now` (safety_summary of the week), `versions_now` (its prompt regression rate and count) and
+    `hists` (regressions.period_hists of the week) can be passed in when the caller has them already."""
     prev = cur.previous()
     req = {w: totals(store, project, w, SpanSelect(root=True)) for w in (cur, prev)}
     spend = {w: totals(store, project, w, SpanSelect()) for w in (cur, prev)}
-    hists = regressions.score_hists(store, project, Window(prev.start, cur.end), None, ALL_TRAFFIC, split=cur)
+    hists = hists if hists is not None else regressions.period_hists(store, project, cur)
     scores = {cur: hists.get("current", {}), prev: hists.get("previous", {})}
     lat = _latency_hists(store, project, cur, prev)
     summary = safety_now or safety.safety_summary(store, project, cur)

@@ -30,7 +30,9 @@ if status != "(all)":
 page = ui.fetch("/api/traces", {**params, "limit": 100, "sort": sort})
 selected = ui.param("trace")
 if page is not None:
-    st.caption(f"**{page['total']:,}** traces match" + (" (showing the first 100)" if page["total"] > 100 else ""))
+    about = "about " if page.get("total_exact") is False else ""  # very large unfiltered searches are estimated
+    st.caption(f"{about}**{page['total']:,}** traces match" + (" (showing the first 100)" if page["total"] > 100
+                                                                else ""))
     if not page["data"]:
         ui.empty("traces match these filters")
     else:

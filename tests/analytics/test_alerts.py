@@ -78,7 +78,9 @@ def test_silence_and_test_through_the_cli_and_api(serve_with, store, receivers, 
     hook, smtp = receivers
     server = serve_with(alerts=_config(hook, smtp))
     cli = ["--url", server.url, "--api-key", ADMIN_KEY]
-    _hour(store, hour_now() - timedelta(hours=1), 0.6, seed=70)
+    # From the start of the last full hour until now: both the test's window (the last 60 minutes) and the
+    # scheduler's aligned one (the last full hour) hold plenty of it, whatever the minute.
+    make_traffic(store, "default", hour_now() - timedelta(hours=1), datetime.now(UTC), 120, Mix(errors=0.6), seed=70)
 
     assert loupe(["alerts", "test", "errors", "--dry-run", *cli]) == 0
     assert "firing" in capsys.readouterr().out and hook.received == []
@@ -172,3 +174,18 @@ def test_the_configuration_is_validated() -> None:
     with pytest.raises(ValueError, match="needs a url"):
         load_alerts({"channels": {"x": {"type": "slack"}}})
     assert load_alerts({"rules": [{"name": "d", "kind": "drift"}]}).rules[0].value == 0.1
+
+
+def test_the_weekly_report_is_sent_once_on_schedule(store, tmp_path, receivers) -> None:
+    hook, smtp = receivers
+    cfg = _config(hook, smtp, {"name": "ghost", "kind": "no_data", "window": "1h", "channels": []})
+    cfg["reports"] = [{"project": "default", "channels": ["hook", "mail"], "weekday": 0, "hour": 0}]
+    scheduler = Scheduler(store, make_settings(tmp_path, public_url=PUBLIC_URL, alerts=cfg))
+    now = datetime.now(UTC)
+    sent = [e for e in scheduler.tick(now) if e.kind == "report"]  # an empty project still gets its report
+    assert len(sent) == 1 and sent[0].delivery == "sent"
+    body = hook.bodies("/hook")[0]
+    assert body["kind"] == "report" and body["attachment"]["filename"].endswith(".html")
+    assert "<svg" in body["attachment"]["content"] and "No human scores yet." in body["message"]
+    assert smtp.messages[0].is_multipart()
+    assert not [e for e in scheduler.tick(now + timedelta(minutes=5)) if e.kind == "report"]  # once a week
