@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -34,10 +33,11 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     key = args.key or os.environ.get("LOUPE_API_KEY")
     env = dashboard_env(url, key, args.public_url, args.port, args.address)
     print(f"Loupe dashboard on {env['LOUPE_PUBLIC_URL']} (reading {url})", file=sys.stderr, flush=True)
-    try:
-        return subprocess.call(streamlit_command(args.port, args.address), env=env)
-    except KeyboardInterrupt:
-        return 0
+    # Become Streamlit (exec, not a child): signals from a supervisor or a test reach the server itself,
+    # so stopping `loupe dashboard` never leaves an orphaned Streamlit behind.
+    command = streamlit_command(args.port, args.address)
+    os.execve(command[0], command, env)
+    return 0  # not reached
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
