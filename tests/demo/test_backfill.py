@@ -15,6 +15,7 @@ import pytest
 
 from collector.demo import GenerateResult, generate
 from collector.demo.kb import words
+from collector.demo.questions import INJECTIONS
 from collector.demo.scenario import MODELS
 from tests.conftest import ServeProcess, spawn_serve, stop_serve
 
@@ -99,7 +100,14 @@ def test_errors_pii_and_injections(demo) -> None:
     attack = _all_traces(client, result, user_id="u-6666")  # the attack burst: one user, many injections
     assert len(attack) >= 6 and len({t["session_id"] for t in attack}) == len(attack)
     assert _total(client, result, tag="flagged:injection") >= 3  # the app's guardrail flags the obvious ones
-    assert _total(client, result, q="ignore") >= 3
+    # Every attempt of the burst is stored as sent, and full-text search finds the ones that say "ignore"
+    # (which of the phrasings a run draws depends on the window, so count them rather than guess).
+    openings = [injection[:20] for injection in INJECTIONS]
+    previews = [t["input_preview"] for t in attack]
+    assert all(any(opening in preview for opening in openings) for preview in previews), previews
+    ignoring = {t["trace_id"] for t in attack if "ignore" in t["input_preview"].lower()}
+    found = {t["trace_id"] for t in _all_traces(client, result, q="ignore")}
+    assert ignoring <= found
 
 
 _DETAILS: dict[str, dict[str, Any]] = {}  # trace views are read-only: the tests share them
