@@ -45,6 +45,17 @@ def wait_text(driver, text: str, timeout: float = 45) -> None:
     raise AssertionError(f"{text!r} did not appear; the page says:\n{body_text(driver)[:2000]}")
 
 
+def wait_element(driver, selector: str, timeout: float = 30):
+    """Streamlit renders a page in several passes: a title can be there before its form fields."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = driver.find_elements("css selector", selector)
+        if found:
+            return found[0]
+        time.sleep(0.2)
+    raise AssertionError(f"no {selector} appeared; the page says:\n{body_text(driver)[:2000]}")
+
+
 def shot(driver, name: str) -> None:
     driver.save_screenshot(str(ARTIFACTS / f"dashboard-{name}.png"))
 
@@ -101,7 +112,7 @@ def test_a_reviewer_walks_through_every_page(browser, dashboard, seeded):
     # Sign in: the key given to `loupe dashboard --key` is already in the form.
     browser.get(dashboard)
     wait_text(browser, "Sign in to Loupe")
-    field = browser.find_element("css selector", 'input[type="password"]')
+    field = wait_element(browser, 'input[type="password"]')
     assert field.get_attribute("value") == seeded.review_key
     shot(browser, "0-sign-in")
     click_text(browser, "button", "Sign in")
