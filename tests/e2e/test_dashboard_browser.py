@@ -9,6 +9,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException
 
 from dashboard.links import trace_url
 from dashboard.ui import pct, usd
@@ -60,13 +61,19 @@ def shot(driver, name: str) -> None:
     driver.save_screenshot(str(ARTIFACTS / f"dashboard-{name}.png"))
 
 
-def click_text(driver, selector: str, text: str) -> None:
-    for el in driver.find_elements("css selector", selector):
-        # Material icons render as their ligature name ("dashboard") before the label, so: contains.
-        if text in el.text:
-            driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", el)
-            el.click()
-            return
+def click_text(driver, selector: str, text: str, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:  # bounded: the element may still be rendering
+        try:
+            for el in driver.find_elements("css selector", selector):
+                # Material icons render as their ligature name ("dashboard") before the label, so: contains.
+                if text in el.text:
+                    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", el)
+                    el.click()
+                    return
+        except StaleElementReferenceException:  # Streamlit re-rendered it between find and click
+            pass
+        time.sleep(0.2)
     raise AssertionError(f"no {selector} with text {text!r}")
 
 
@@ -176,7 +183,7 @@ def test_a_reviewer_walks_through_every_page(browser, dashboard, seeded):
     choose(browser, "Queue", "e2e grounded?")
     wait_text(browser, "e2e_grounded")
     click_text(browser, '[data-testid="stRadio"] label', "no")
-    browser.find_element("css selector", "textarea").send_keys("not supported by the documents")
+    wait_element(browser, "textarea").send_keys("not supported by the documents")
     shot(browser, "8-review")
     click_text(browser, "button", "Submit and next")
     settle(browser)
