@@ -5,7 +5,7 @@ Per evaluator (score name and source): the difference of means (B − A) with a 
 two-sided test (Mann–Whitney U; two-proportion z for 0/1 scores), Holm-corrected over the evaluators
 compared, and at least 30 scores per group. A regression is a significant change in the worse direction
 (analytics/window.py knows which scores are lower-is-better). Groups are trace-level facts from the
-`traces` rollup: a trace's prompt version, its models joined with '+' when it used several, its release.
+`trace_list` rows: a trace's prompt version, its models joined with '+' when it used several, its release.
 """
 
 from __future__ import annotations
@@ -105,7 +105,7 @@ def example_traces(store: Store, project: str, w: Window, by: str | None, group:
     """For each (score name, source): the traces of `group` that scored worst — the traces behind a drop.
 
     Big windows hold millions of verdicts: the worst few hundred per evaluator are picked from the scores
-    alone, then only those traces are looked up in the rollup (group, window, segment); when that leaves
+    alone, then only those traces are looked up in `trace_list` (group, window, segment); when that leaves
     an evaluator short, the full join runs. Rationales (a wide column) are read last, for the traces found.
     """
     if not keys:

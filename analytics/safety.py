@@ -28,7 +28,7 @@ LABELS = {"pii_leak": "PII leaked in outputs", "secret_leak": "Secrets in output
           "toxic_output": "Toxic outputs"}
 _CATEGORY_SQL = "multiIf(" + ", ".join(f"name = '{n}', '{c}'" for n, (c, _) in CATEGORIES.items()) + ", 'other')"
 _RATIONALE = ", argMax(s_rationale, s_updated) AS rationale"
-_FACTS = (", argMinMerge(service_name) AS service, max(environment) AS environment, "
+_FACTS = (", argMin(service_name, pick_key) AS service, max(environment) AS environment, "
           "if(max(prompt_name) = '', '', concat(max(prompt_name), ':', max(prompt_version))) AS prompt, "
           "groupUniqArrayArray(models) AS models, max(user_id) AS user_id")
 
@@ -37,7 +37,7 @@ def _judged(w: Window, seg: Segment, by: str | None, params: dict[str, Any], ext
             incidents: bool = False) -> str:
     """Safety scores joined to their trace: trace_id, t_start, g, name, source, value, category (+ extra).
 
-    `incidents` reads the rollup (with the trace's facts and the rationale) only for traces that have a
+    `incidents` reads `trace_list` (with the trace's facts and the rationale) only for traces that have a
     verdict at or above the threshold: a listing of incidents then costs what the incidents weigh.
     """
     params.update(f_start=w.start, f_end=w.end, safety=list(SAFETY))

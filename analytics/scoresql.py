@@ -46,7 +46,7 @@ def latest_scores(where: str, extra: str = "") -> str:
 
 
 def score_conditions_sql(conditions: list[ScoreCondition], params: dict[str, Any]) -> list[str]:
-    """WHERE clauses (`trace_id IN (…)`) for the traces rollup, one per condition, all must hold."""
+    """WHERE clauses (`trace_id IN (…)`) for `trace_list`, one per condition, all must hold."""
     clauses = []
     for i, cond in enumerate(conditions):
         params[f"sc_name{i}"] = cond.name
@@ -58,31 +58,51 @@ def score_conditions_sql(conditions: list[ScoreCondition], params: dict[str, Any
     return clauses
 
 
+# A segment from the trace list's rows (merged per trace), and from a score's stamped facts.
 SEGMENTS = {
     "model": "groupUniqArrayArray(models)",
     "prompt_version": "concat(max(prompt_name), ':', max(prompt_version))",
-    "service": "argMinMerge(service_name)",
+    "service": "argMin(service_name, pick_key)",
     "environment": "max(environment)",
     "user": "max(user_id)",
 }
+STAMPED = {
+    "model": "t_models",
+    "prompt_version": "concat(t_prompt_name, ':', t_prompt_version)",
+    "service": "t_service",
+    "environment": "t_environment",
+    "user": "t_user",
+}
+_KEY = "cityHash64(target_type, target_id, name, source, evaluator, evaluator_version, author)"
+_UNSTAMPED = "trace_start = toDateTime64(0, 6, 'UTC')"
 
 
 def scored_traces(score_where: str, segment: str | None = None) -> str:
-    """Latest scores joined to their trace's start time (and one trace-level segment), in the window.
+    """Latest scores with their trace's start time (and one trace-level segment), in the window.
 
     Expects params project, start, end, day_from, day_to. `score_where` narrows the scores (" AND name = …").
     Columns: trace_id, target_type, target_id, name, source, author, value, label, trace_start[, segment].
+    Stamped scores (store/scores.py) carry the trace's start and facts; the rest (the trace had not
+    arrived when they were written) are joined to `trace_list`, unless a stamped version replaced them.
     """
     where = f"project = {{project:String}} AND created_at >= {{day_from:Date}} AND trace_id != ''{score_where}"
+    cols = "trace_id, target_type, target_id, name, source, author, value, label, trace_start"
+    stamped = latest_scores(
+        f"{where} AND trace_start >= {{start:DateTime64(6)}} AND trace_start < {{end:DateTime64(6)}}",
+        ", any(trace_start) AS trace_start" + (f", any({STAMPED[segment]}) AS segment" if segment else ""))
+    pending = (f"{where} AND {_UNSTAMPED} AND {_KEY} NOT IN (SELECT {_KEY} FROM scores WHERE {where} "
+               f"AND NOT {_UNSTAMPED} AND trace_id IN (SELECT trace_id FROM scores WHERE {where} AND {_UNSTAMPED}))")
     seg = f", {SEGMENTS[segment]} AS segment" if segment else ""
-    return (
+    joined = (
         "SELECT s.trace_id AS trace_id, s.target_type AS target_type, s.target_id AS target_id, s.name AS name, "
-        "s.source AS source, s.author AS author, s.value AS value, s.label AS label, t.trace_start AS trace_start"
+        "s.source AS source, s.author AS author, s.value AS value, s.label AS label, t.t_start AS trace_start"
         f"{', t.segment AS segment' if segment else ''} "
-        f"FROM ({latest_scores(where)}) AS s INNER JOIN ("
-        f"SELECT trace_id, min(start_time) AS trace_start{seg} FROM traces "
-        "WHERE project = {project:String} AND day BETWEEN {day_from:Date} AND {day_to:Date} "
-        f"AND trace_id IN (SELECT trace_id FROM scores WHERE {where}) GROUP BY trace_id "
-        "HAVING trace_start >= {start:DateTime64(6)} AND trace_start < {end:DateTime64(6)}"
+        f"FROM ({latest_scores(pending)}) AS s INNER JOIN ("
+        f"SELECT trace_id, min(first_start) AS t_start{seg} FROM trace_list "
+        "WHERE project = {project:String} AND first_start >= {start:DateTime64(6)} - INTERVAL 1 DAY "
+        "AND first_start < {end:DateTime64(6)} + INTERVAL 1 DAY "
+        f"AND trace_id IN (SELECT trace_id FROM scores WHERE {where} AND {_UNSTAMPED}) GROUP BY trace_id "
+        "HAVING t_start >= {start:DateTime64(6)} AND t_start < {end:DateTime64(6)}"
         ") AS t ON s.trace_id = t.trace_id"
     )
+    return f"SELECT {cols}{', segment' if segment else ''} FROM ({stamped}) UNION ALL {joined}"

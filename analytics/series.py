@@ -2,7 +2,7 @@
 
 Hour buckets read the `spans_hourly` rollup (migration 0010), day and week buckets `spans_daily` (0011),
 minute buckets `spans` itself; rollup buckets are whole UTC hours or days.
-A breakdown by user goes through the `traces` rollup, since the user is a trace-level fact; its rows
+A breakdown by user goes through `trace_list`, since the user is a trace-level fact; its rows
 are traces, so its latency is the trace's duration and it has no TTFT.
 Groups beyond the top N (by spans, or by cost when sorting by cost) are folded into "(other)".
 """
@@ -143,12 +143,13 @@ def _user_series(store: Store, project: str, w: Window, bucket: str, sel: SpanSe
         params["f_model"] = sel.model
         having.append("has(models, {f_model:String})")
     per_trace = (
-        "SELECT trace_id, min(start_time) AS t_start, max(user_id) AS user, sum(error_count) AS error_count, "
+        "SELECT trace_id, min(first_start) AS t_start, max(user_id) AS user, sum(error_count) AS error_count, "
         "sum(cost_usd) AS cost, sum(unpriced_count) AS unpriced_n, sum(input_tokens) AS in_tok, "
-        "sum(output_tokens) AS out_tok, sum(total_tokens) AS tot_tok, argMinMerge(service_name) AS service, "
+        "sum(output_tokens) AS out_tok, sum(total_tokens) AS tot_tok, argMin(service_name, pick_key) AS service, "
         "max(environment) AS env, max(prompt_name) AS pname, max(prompt_version) AS pversion, "
-        "groupUniqArrayArray(models) AS models, dateDiff('microsecond', t_start, max(end_time)) / 1000 AS dur "
-        "FROM traces WHERE project = {project:String} AND day BETWEEN {day_from:Date} AND {day_to:Date} "
+        "groupUniqArrayArray(models) AS models, dateDiff('microsecond', t_start, max(last_end)) / 1000 AS dur "
+        "FROM trace_list WHERE project = {project:String} AND first_start >= {start:DateTime64(6)} - INTERVAL 1 DAY "
+        "AND first_start < {end:DateTime64(6)} + INTERVAL 1 DAY "
         f"GROUP BY trace_id HAVING {' AND '.join(having)}")
     order = "sum(cost)" if rank_by == "cost_usd" else "count()"
     groups = [r[0] for r in store.query_rows(

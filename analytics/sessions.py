@@ -1,6 +1,6 @@
-"""Sessions (the traces of one conversation) and users, from the `traces` rollup.
+"""Sessions (the traces of one conversation) and users, from `trace_list`.
 
-Session and user are trace-level facts, so each query first merges the rollup per trace (GROUP BY
+Session and user are trace-level facts, so each query first merges `trace_list` per trace (GROUP BY
 trace_id), then groups the merged traces by session or user.
 """
 
@@ -14,10 +14,11 @@ from analytics.window import Window
 from store.client import Store
 
 _PER_TRACE = (
-    "SELECT trace_id, min(start_time) AS t_start, max(end_time) AS t_end, max(session_id) AS session, "
+    "SELECT trace_id, min(first_start) AS t_start, max(last_end) AS t_end, max(session_id) AS session, "
     "max(user_id) AS user, sum(cost_usd) AS cost, sum(total_tokens) AS tokens, sum(error_count) AS errs, "
-    "sum(span_count) AS spans FROM traces WHERE project = {project:String} "
-    "AND day BETWEEN {day_from:Date} AND {day_to:Date} GROUP BY trace_id "
+    "sum(span_count) AS spans FROM trace_list WHERE project = {project:String} "
+    "AND first_start >= {start:DateTime64(6)} - INTERVAL 1 DAY AND first_start < {end:DateTime64(6)} + INTERVAL 1 DAY "
+    "GROUP BY trace_id "
     "HAVING t_start >= {start:DateTime64(6)} AND t_start < {end:DateTime64(6)}"
 )
 USER_SORTS = {"cost": "cost_usd DESC", "traces": "traces DESC", "last_seen": "last_seen DESC",

@@ -1,4 +1,4 @@
-"""Per-trace facts from the `traces` rollup for grouping scores, and the newest score per key.
+"""Per-trace facts from `trace_list` for grouping scores, and the newest score per key.
 
 Scores are timed and grouped by the trace they judge (analytics/window.py). A trace that used several
 models groups under their names joined with '+', in order.
@@ -18,7 +18,7 @@ GROUPS = {
     "prompt_version": "if(max(prompt_name) = '', '', concat(max(prompt_name), ':', max(prompt_version)))",
     "model": "arrayStringConcat(arraySort(groupUniqArrayArray(models)), '+')",
     "release": "max(release)",
-    "service": "argMinMerge(service_name)",
+    "service": "argMin(service_name, pick_key)",
     "environment": "max(environment)",
 }
 
@@ -28,13 +28,13 @@ def trace_facts(by: str | None, seg: Segment, params: dict[str, Any], extra: str
     """One row per trace started in [f_start, f_end) (params), in the segment: trace_id, t_start, g (its group).
 
     `scored` (a WHERE on `scores`) keeps only the traces with such scores: judges sample a fraction of the
-    traffic, so merging the rollup for those traces alone is what keeps score queries fast on big windows.
+    traffic, so merging `trace_list` for those traces alone is what keeps score queries fast on big windows.
     """
     group = GROUPS[by] if by else "''"
     having = ["t_start >= {f_start:DateTime64(6)}", "t_start < {f_end:DateTime64(6)}"]
     if seg.service:
         params["s_service"] = seg.service
-        having.append("argMinMerge(service_name) = {s_service:String}")
+        having.append("argMin(service_name, pick_key) = {s_service:String}")
     if seg.environment:
         params["s_env"] = seg.environment
         having.append("max(environment) = {s_env:String}")
@@ -49,9 +49,10 @@ def trace_facts(by: str | None, seg: Segment, params: dict[str, Any], extra: str
             params["s_pversion"] = version
             having.append("max(prompt_version) = {s_pversion:String}")
     only = f" AND cityHash64(trace_id) IN (SELECT cityHash64(trace_id) FROM scores WHERE {scored})" if scored else ""
-    return (f"SELECT trace_id, min(start_time) AS t_start, {group} AS g{extra} FROM traces "
-            "WHERE project = {project:String} AND day BETWEEN toDate({f_start:DateTime64(6)}) - 1 "
-            f"AND toDate({{f_end:DateTime64(6)}}){only} GROUP BY trace_id HAVING {' AND '.join(having)}")
+    return (f"SELECT trace_id, min(first_start) AS t_start, {group} AS g{extra} FROM trace_list "
+            "WHERE project = {project:String} AND first_start >= {f_start:DateTime64(6)} - INTERVAL 1 DAY "
+            f"AND first_start < {{f_end:DateTime64(6)}} + INTERVAL 1 DAY{only} GROUP BY trace_id "
+            f"HAVING {' AND '.join(having)}")
 
 
 def latest(where: str, extra: str = "") -> str:

@@ -1,17 +1,20 @@
 """The newest-first trace list and its count, fast on millions of traces.
 
-Merging the `traces` rollup for every trace of a 30-day window costs seconds at 10^6 traces, and a page
-needs 50. So a page is found slice by slice, newest first: a slice's candidates are the trace ids
-with a partial row starting inside it (cheap: the day partitions and one column), only those are
-merged, and the slice widens (1 h, 4 h, 16 h…) until the page is full or the window is exhausted.
-A trace whose merged start lies in the slice always has a partial row starting there, so no trace is
-missed; HAVING keeps only merged starts inside the slice, so the order across slices is exact.
+Both read `trace_list` (store/migrations/0050), ordered by (project, first_start): rows of a time range
+are a contiguous slice of the table. A page is found slice by slice, newest first: a slice's candidates
+are the traces with a row starting inside it, only those are merged (GROUP BY trace_id), and the slice
+widens (1 h, 4 h, 16 h…) until the page is full or the window is exhausted. A trace whose merged start
+lies in the slice has a row starting there, so none is missed. A candidate with a row before the slice
+started earlier and belongs to an earlier slice: such a row holds no root (a root's row starts no later
+than its children's rows), so only rows without a root are looked up, within SLACK before the slice.
+Filters merge a trace's rows up to SLACK after the slice. So the order across slices is exact for
+traces shorter than SLACK.
 
-Filters whose merged value must appear on some partial row (max-type facts, models, errors, tags)
-also narrow the candidates. An unfiltered (or service/environment) search is first estimated from
-`spans_hourly`: root spans in the window's whole hours plus the edge hours counted in `spans`. Up to
-EXACT_COUNT_LIMIT the traces are then counted exactly; above it the estimate is the total
-(`total_exact: false`): it counts traces whose root has arrived, once per root span.
+Filters whose merged value must appear on some row (max-type facts, models, errors, tags) also narrow
+the candidates. A search filtered only by root facts (service, environment, session, user) is first
+estimated by counting rows (a trace usually has one; the primary key alone counts a time range). Up
+to EXACT_COUNT_LIMIT the traces are then counted exactly; above it the estimate is the total
+(`total_exact: false`).
 """
 
 from __future__ import annotations
@@ -20,10 +23,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 FIRST_SLICE = timedelta(hours=1)
-EXACT_COUNT_LIMIT = 50_000  # below this many (estimated) traces an exact count costs little
+SLACK = timedelta(days=1)  # how far a trace's rows may lie from its start (its longest expected duration)
+EXACT_COUNT_LIMIT = 10_000  # below this many (estimated) traces an exact count costs little
 OFFSET = "offset:"  # cursors of sorted (non-time) pages
 GROWTH = 4
-_ROLLUP_COUNTABLE = {"service", "environment"}  # facts of the root span, a dimension of spans_hourly
+_ROOT_COUNTABLE = {"service": "service_name", "environment": "environment", "session_id": "session_id",
+                   "user_id": "user_id"}  # facts a root's row carries
 
 
 def _utc(t: datetime) -> datetime:
@@ -32,7 +37,7 @@ def _utc(t: datetime) -> datetime:
 
 
 def prefilters(f: Any, params: dict[str, Any]) -> list[str]:
-    """Conditions on partial rows that every matching trace satisfies on at least one of its rows."""
+    """Conditions on rows that every matching trace satisfies on at least one of its rows."""
     out = []
     for attr, column in {"environment": "environment", "session_id": "session_id", "user_id": "user_id",
                          "prompt_name": "prompt_name", "prompt_version": "prompt_version"}.items():
@@ -50,12 +55,12 @@ def prefilters(f: Any, params: dict[str, Any]) -> list[str]:
     return out
 
 
-def newest_page(store: Any, fields: str, skinny: str, where: str, having: list[str], pre: list[str],
+def newest_page(store: Any, fields: str, skinny: str, where: list[str], having: list[str], pre: list[str],
                 params: dict[str, Any], limit: int, cursor: tuple[datetime, str] | None) -> list[dict[str, Any]]:
     """Up to limit+1 traces, newest first, strictly after the cursor; see the module docstring.
 
     Slices are searched with `skinny` fields only (start time and what HAVING reads); the full fields
-    are merged for the page's traces alone, and their previews come from the spans that start them.
+    are merged for the page's traces alone. `where` holds the conditions on rows other than time.
     """
     start, hi = _utc(params["start"]), _utc(params["end"])
     conditions = list(having)
@@ -63,11 +68,17 @@ def newest_page(store: Any, fields: str, skinny: str, where: str, having: list[s
         params.update(c_start=cursor[0], c_id=cursor[1])
         conditions.append("(start_time, trace_id) < ({c_start:DateTime64(6)}, {c_id:String})")
         hi = min(hi, _utc(cursor[0]) + timedelta(microseconds=1))
-    candidate_where = " AND ".join(["project = {project:String}", "day BETWEEN toDate({s_lo:DateTime64(6)}) "
-                                    "AND toDate({s_hi:DateTime64(6)})", "start_time >= {s_lo:DateTime64(6)}",
-                                    "start_time < {s_hi:DateTime64(6)}", *pre])
-    sql = (f"SELECT {skinny} FROM traces WHERE {where} AND day >= toDate({{s_lo:DateTime64(6)}}) "
-           f"AND trace_id IN (SELECT trace_id FROM traces WHERE {candidate_where}) GROUP BY trace_id "
+    # Unfiltered, later rows cannot change the order; filters read every row of the trace.
+    upper = "{s_hi:DateTime64(6)} + INTERVAL 1 DAY" if len(having) > 2 else "{s_hi:DateTime64(6)}"
+    rows_where = " AND ".join([*where, "first_start >= {s_lo:DateTime64(6)}", f"first_start < {upper}"])
+    candidates = " AND ".join(["project = {project:String}", "first_start >= {s_lo:DateTime64(6)}",
+                               "first_start < {s_hi:DateTime64(6)}", *pre])
+    earlier = ("project = {project:String} AND first_start >= {s_lo:DateTime64(6)} - INTERVAL 1 DAY "
+               "AND first_start < {s_lo:DateTime64(6)} AND pick_key > 0")
+    if pre or len(having) > 2:  # else the candidates are all the rows read
+        rows_where += f" AND trace_id IN (SELECT trace_id FROM trace_list WHERE {candidates})"
+    sql = (f"SELECT {skinny} FROM trace_list WHERE {rows_where} "
+           f"AND trace_id NOT IN (SELECT trace_id FROM trace_list WHERE {earlier}) GROUP BY trace_id "
            f"HAVING {' AND '.join(conditions)} AND start_time >= {{s_lo:DateTime64(6)}} "
            "AND start_time < {s_hi:DateTime64(6)} ORDER BY start_time DESC, trace_id DESC LIMIT {need:UInt32}")
     found: list[tuple[datetime, str]] = []
@@ -80,61 +91,34 @@ def newest_page(store: Any, fields: str, skinny: str, where: str, having: list[s
     if not found:
         return []
     found = found[:limit + 1]
-    ids = [i for _, i in found]
-    # The rollup's content states are the heavy columns: merge everything else from `traces`, and take
-    # the previews from the root spans in `spans`, whose time and trace-id bloom index find them cheaply.
-    light = "\n".join(line for line in fields.splitlines() if "_preview" not in line)
-    rows = store.query(
-        f"SELECT {light} FROM traces WHERE project = {{project:String}} AND day BETWEEN {{p_from:Date}} "
-        "AND {day_to:Date} AND trace_id IN {page_ids:Array(String)} GROUP BY trace_id "
-        "ORDER BY start_time DESC, trace_id DESC",
-        {**params, "p_from": min(t for t, _ in found).date(), "page_ids": ids})
-    previews = {r[0]: r[1:] for r in store.query_rows(
-        "SELECT trace_id, substring(argMin(input, toUInt8(parent_span_id != '' OR input = '')), 1, {preview:UInt32}), "
-        "substring(argMin(output, toUInt8(parent_span_id != '' OR output = '')), 1, {preview:UInt32}) FROM spans "
-        "WHERE project = {project:String} AND start_time >= {p_lo:DateTime64(6)} "
-        "AND start_time <= {p_hi:DateTime64(6)} AND trace_id IN {page_ids:Array(String)} GROUP BY trace_id",
-        {"project": params["project"], "preview": params["preview"], "page_ids": ids,
-         "p_lo": min(t for t, _ in found), "p_hi": max(t for t, _ in found)})}
-    for row in rows:
-        row["input_preview"], row["output_preview"] = previews.get(row["trace_id"], ("", ""))
-    return rows
+    return store.query(
+        f"SELECT {fields} FROM trace_list WHERE project = {{project:String}} "
+        "AND first_start >= {p_lo:DateTime64(6)} AND first_start < {p_hi:DateTime64(6)} + INTERVAL 1 DAY "
+        "AND trace_id IN {page_ids:Array(String)} GROUP BY trace_id ORDER BY start_time DESC, trace_id DESC",
+        {**params, "p_lo": min(t for t, _ in found), "p_hi": max(t for t, _ in found),
+         "page_ids": [i for _, i in found]})
 
 
-def rollup_countable(f: Any) -> bool:
+def root_countable(f: Any) -> bool:
     used = {name for name in ("service", "environment", "model", "status", "session_id", "user_id", "prompt_name",
                               "prompt_version", "q", "kind") if getattr(f, name)}
-    return used <= _ROLLUP_COUNTABLE and not f.tags and not f.scores and f.trace_ids is None
+    return used <= set(_ROOT_COUNTABLE) and not f.tags and not f.scores and f.trace_ids is None
 
 
-def rollup_count(store: Any, f: Any, params: dict[str, Any]) -> int:
-    """Traces (roots) in [start, end): whole hours from spans_hourly, the partial edge hours from spans."""
-    start, end = _utc(params["start"]), _utc(params["end"])
-    first = start.replace(minute=0, second=0, microsecond=0)
-    first = first if first == start else first + timedelta(hours=1)
-    last = end.replace(minute=0, second=0, microsecond=0)
-    p = {"project": params["project"], "start": start, "end": end, "h1": first, "h2": last}
+def root_count(store: Any, f: Any, params: dict[str, Any]) -> int:
+    """Rows (about one per trace) starting in [start, end), with the root facts asked for."""
     where = ""
-    for attr, column in (("service", "service_name"), ("environment", "environment")):
+    for attr, column in _ROOT_COUNTABLE.items():
         if getattr(f, attr):
-            p[attr] = getattr(f, attr)
+            params[attr] = getattr(f, attr)
             where += f" AND {column} = {{{attr}:String}}"
-    if first >= last:  # a window within two hours: count it all in spans
-        edges, whole = "start_time >= {start:DateTime64(6)} AND start_time < {end:DateTime64(6)}", 0
-    else:
-        edges = ("(start_time >= {start:DateTime64(6)} AND start_time < {h1:DateTime64(6)} OR "
-                 "start_time >= {h2:DateTime64(6)} AND start_time < {end:DateTime64(6)})")
-        whole = store.query_rows(
-            "SELECT sum(spans) FROM spans_hourly WHERE project = {project:String} AND is_root = 1 "
-            f"AND hour >= {{h1:DateTime64(6)}} AND hour < {{h2:DateTime64(6)}}{where}", p)[0][0] or 0
-    edge = store.query_rows(
-        f"SELECT count() FROM spans WHERE project = {{project:String}} AND {edges} AND parent_span_id = ''{where}",
-        p)[0][0]
-    return int(whole) + int(edge)
+    return int(store.query_rows(
+        "SELECT count() FROM trace_list WHERE project = {project:String} AND first_start >= {start:DateTime64(6)} "
+        f"AND first_start < {{end:DateTime64(6)}}{where}", params)[0][0])
 
 
 def sorted_page(store: Any, sql: str, params: dict[str, Any], limit: int, cursor: str | None,
-                 total: int) -> Any:
+                total: int) -> Any:
     """A page of a search sorted by something other than time: offset pagination in an opaque cursor."""
     from analytics import traces as tq  # the caller's module: imported late, it imports this one
 

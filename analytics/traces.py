@@ -1,7 +1,7 @@
 """Trace and span queries for the read API.
 
-Data assumptions: `spans` is append-only and deduplicated at insert (no FINAL); `traces` holds
-partial aggregates per (project, day, trace_id) that are merged here with GROUP BY; `scores` is a
+Data assumptions: `spans` is append-only and deduplicated at insert (no FINAL); `trace_list` holds a
+trace's facts in one row per insert, merged here with GROUP BY trace_id (analytics/tracepage.py); `scores` is a
 ReplacingMergeTree read with LIMIT 1 BY its key, newest first, instead of FINAL.
 Every query filters on the project first.
 """
@@ -20,8 +20,8 @@ from store.client import Store
 
 TRACE_FIELDS = """
     trace_id,
-    min(start_time) AS start_time,
-    max(end_time) AS end_time,
+    min(first_start) AS start_time,
+    max(last_end) AS end_time,
     dateDiff('microsecond', start_time, end_time) / 1000 AS duration_ms,
     max(last_ingested_at) AS ingested_at,
     sum(span_count) AS span_count,
@@ -32,11 +32,11 @@ TRACE_FIELDS = """
     sum(total_tokens) AS total_tokens,
     sum(cost_usd) AS cost_usd,
     sum(unpriced_count) AS unpriced_count,
-    argMinMerge(root_name) AS name,
-    argMinMerge(root_span_id) AS root_span_id,
-    argMinMerge(service_name) AS service_name,
-    substring(argMinMerge(root_input), 1, {preview:UInt32}) AS input_preview,
-    substring(argMinMerge(root_output), 1, {preview:UInt32}) AS output_preview,
+    argMin(name, pick_key) AS name,
+    argMin(root_span_id, pick_key) AS root_span_id,
+    argMin(service_name, pick_key) AS service_name,
+    substring(argMin(input_preview, (input_preview = '', pick_key)), 1, {preview:UInt32}) AS input_preview,
+    substring(argMin(output_preview, (output_preview = '', pick_key)), 1, {preview:UInt32}) AS output_preview,
     max(session_id) AS session_id,
     max(user_id) AS user_id,
     max(environment) AS environment,
@@ -118,10 +118,11 @@ def _trace_having(f: TraceFilter, params: dict[str, Any]) -> list[str]:
 
 
 def _trace_where(project: str, f: TraceFilter, params: dict[str, Any]) -> list[str]:
+    """Conditions on `trace_list` rows other than time (see ROWS_IN_WINDOW)."""
     start, end = _window(f)
     params.update(project=project, start=start, end=end, day_from=start.date() - timedelta(days=1),
                   day_to=end.date())
-    where = ["project = {project:String}", "day BETWEEN {day_from:Date} AND {day_to:Date}"]
+    where = ["project = {project:String}"]
     if f.trace_ids is not None:
         params["trace_ids"] = f.trace_ids
         where.append("trace_id IN {trace_ids:Array(String)}")
@@ -141,6 +142,10 @@ def _trace_where(project: str, f: TraceFilter, params: dict[str, Any]) -> list[s
     return where
 
 
+# The rows of the traces started in the window (a trace's rows lie within a day of its start).
+ROWS_IN_WINDOW = ("first_start >= {start:DateTime64(6)} - INTERVAL 1 DAY "
+                  "AND first_start < {end:DateTime64(6)} + INTERVAL 1 DAY")
+
 # Sorts other than newest page by offset (their keys are not unique in time).
 SORTS = {"newest": "start_time DESC, trace_id DESC", "oldest": "start_time ASC, trace_id ASC",
          "duration": "duration_ms DESC, trace_id DESC", "cost": "cost_usd DESC, trace_id DESC",
@@ -152,25 +157,26 @@ def list_traces(store: Store, project: str, f: TraceFilter, limit: int = 50,
     if sort not in SORTS:
         raise ValueError(f"sort must be one of {', '.join(SORTS)}")
     params: dict[str, Any] = {"preview": preview_chars}
-    where = " AND ".join(_trace_where(project, f, params))
+    base = _trace_where(project, f, params)
+    where = " AND ".join([*base, ROWS_IN_WINDOW])
     having = _trace_having(f, params)
     pre = tracepage.prefilters(f, params)
-    # Unfiltered searches of a big window are estimated from the rollup; everything else is counted exactly.
-    estimate = tracepage.rollup_count(store, f, params) if tracepage.rollup_countable(f) else None
+    # Searches by root facts alone are counted on root rows first; big ones keep that count.
+    estimate = tracepage.root_count(store, f, params) if tracepage.root_countable(f) else None
     exact = estimate is None or estimate <= tracepage.EXACT_COUNT_LIMIT
     if not exact:
         total = estimate
     else:
-        narrowed = where + "".join(f" AND trace_id IN (SELECT trace_id FROM traces WHERE {where} AND {c})"
+        narrowed = where + "".join(f" AND trace_id IN (SELECT trace_id FROM trace_list WHERE {where} AND {c})"
                                    for c in pre)
         total = store.query_rows(
-            f"SELECT count() FROM (SELECT trace_id, min(start_time) AS start_time, sum(error_count) AS error_count, "
-            f"{_HAVING_FIELDS} FROM traces WHERE {narrowed} GROUP BY trace_id HAVING {' AND '.join(having)})",
-            params)[0][0]
+            f"SELECT count() FROM (SELECT trace_id, min(first_start) AS start_time, "
+            f"sum(error_count) AS error_count, {_HAVING_FIELDS} FROM trace_list WHERE {narrowed} "
+            f"GROUP BY trace_id HAVING {' AND '.join(having)})", params)[0][0]
     if sort == "newest" and f.trace_ids is None:  # the hot path: sliced, see analytics/tracepage.py
-        skinny = ("trace_id, min(start_time) AS start_time, sum(error_count) AS error_count"
+        skinny = ("trace_id, min(first_start) AS start_time, sum(error_count) AS error_count"
                   + (f", {_HAVING_FIELDS}" if len(having) > 2 else ""))  # > the two window conditions
-        rows = tracepage.newest_page(store, TRACE_FIELDS, skinny, where, having, pre, params, limit,
+        rows = tracepage.newest_page(store, TRACE_FIELDS, skinny, base, having, pre, params, limit,
                                      decode_cursor(cursor) if cursor else None)
         next_cursor = None
         if len(rows) > limit:
@@ -178,15 +184,16 @@ def list_traces(store: Store, project: str, f: TraceFilter, limit: int = 50,
             next_cursor = encode_cursor(rows[-1]["start_time"], rows[-1]["trace_id"])
         return Page(rows, int(total), next_cursor, total_exact=exact)
     if sort != "newest":
-        return tracepage.sorted_page(store, f"SELECT {TRACE_FIELDS} FROM traces WHERE {where} GROUP BY trace_id "
-                            f"HAVING {' AND '.join(having)} ORDER BY {SORTS[sort]}", params, limit, cursor, total)
+        return tracepage.sorted_page(
+            store, f"SELECT {TRACE_FIELDS} FROM trace_list WHERE {where} GROUP BY trace_id "
+            f"HAVING {' AND '.join(having)} ORDER BY {SORTS[sort]}", params, limit, cursor, total)
     if cursor:
         c_start, c_id = decode_cursor(cursor)
         params.update(c_start=c_start, c_id=c_id)
         having.append("(start_time, trace_id) < ({c_start:DateTime64(6)}, {c_id:String})")
     params["limit"] = limit + 1
     rows = store.query(
-        f"SELECT {TRACE_FIELDS} FROM traces WHERE {where} GROUP BY trace_id HAVING {' AND '.join(having)} "
+        f"SELECT {TRACE_FIELDS} FROM trace_list WHERE {where} GROUP BY trace_id HAVING {' AND '.join(having)} "
         "ORDER BY start_time DESC, trace_id DESC LIMIT {limit:UInt32}", params)
     next_cursor = None
     if len(rows) > limit:
@@ -197,9 +204,9 @@ def list_traces(store: Store, project: str, f: TraceFilter, limit: int = 50,
 
 # Only the columns HAVING filters read, so counting does not merge the content previews.
 _HAVING_FIELDS = (
-    "argMinMerge(service_name) AS service_name, max(environment) AS environment, max(session_id) AS session_id, "
-    "max(user_id) AS user_id, max(prompt_name) AS prompt_name, max(prompt_version) AS prompt_version, "
-    "groupUniqArrayArray(tags) AS tags, groupUniqArrayArray(models) AS models"
+    "argMin(service_name, pick_key) AS service_name, max(environment) AS environment, "
+    "max(session_id) AS session_id, max(user_id) AS user_id, max(prompt_name) AS prompt_name, "
+    "max(prompt_version) AS prompt_version, groupUniqArrayArray(tags) AS tags, groupUniqArrayArray(models) AS models"
 )
 
 
@@ -262,7 +269,7 @@ def list_spans(store: Store, project: str, f: SpanFilter, limit: int = 50, curso
 
 def trace_bounds(store: Store, project: str, trace_id: str) -> tuple[datetime, datetime] | None:
     rows = store.query_rows(
-        "SELECT min(start_time), max(end_time), count() FROM traces "
+        "SELECT min(first_start), max(last_end), count() FROM trace_list "
         "WHERE project = {p:String} AND trace_id = {t:String}", {"p": project, "t": trace_id})
     if not rows or not rows[0][2]:
         return None

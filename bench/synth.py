@@ -90,8 +90,10 @@ class Synth:
                                    duration_ms=ret_ms, service_name=service, environment=env))
         t += timedelta(milliseconds=ret_ms)
         error = False
+        models = set()
         for _ in range(rng.choice((1, 1, 2, 2, 3))):
             provider, model, _, pin, pout = rng.choices(MODELS, [m[2] for m in MODELS])[0]
+            models.add(model)
             tin, tout = rng.randint(300, 3000), rng.randint(20, 600)
             ms = rng.lognormvariate(6.5, 0.6) * (2 if model == "gpt-4o" else 1)
             failed = rng.random() < 0.02
@@ -121,19 +123,24 @@ class Synth:
                                 status="error" if error else "ok", input=rng.choice(texts)[:300],
                                 output=rng.choice(texts)[:500]))
         spans.extend(children)
+        # What store/scores.py stamps on a score whose trace is stored.
+        facts = {"trace_start": t0, "t_service": service, "t_environment": env, "t_user": user,
+                 "t_prompt_name": prompt[0], "t_prompt_version": prompt[1], "t_release": "2024.06",
+                 "t_models": sorted(models)}
         if rng.random() < 0.15:  # the judges' sample
             bad = 0.15 if prompt[1] != "v3" else 0.35  # v3 is really worse
             for name in ("groundedness", "answer_relevance", "task_completion"):
                 value = rng.choice((0.0, 0.5)) if rng.random() < bad else 1.0
-                scores.append(self._score(tid, t0, name, value, "llm_judge"))
-            scores.append(self._score(tid, t0, "toxicity", 1.0 if rng.random() < 0.01 else 0.0, "llm_judge"))
+                scores.append(self._score(tid, t0, name, value, "llm_judge", facts))
+            scores.append(self._score(tid, t0, "toxicity", 1.0 if rng.random() < 0.01 else 0.0, "llm_judge", facts))
         if rng.random() < 0.03:
-            scores.append(self._score(tid, t0, "thumbs", float(rng.random() < 0.8), "user_feedback", author=user))
+            scores.append(self._score(tid, t0, "thumbs", float(rng.random() < 0.8), "user_feedback", facts, user))
 
-    def _score(self, tid: str, t0: datetime, name: str, value: float, source: str, author: str = "") -> list:
+    def _score(self, tid: str, t0: datetime, name: str, value: float, source: str, facts: dict,
+               author: str = "") -> list:
         row = list(self.score_template)
         created = t0 + timedelta(minutes=2)
-        for key, v in (("target_id", tid), ("trace_id", tid), ("name", name), ("evaluator", name),
+        for key, v in (*facts.items(), ("target_id", tid), ("trace_id", tid), ("name", name), ("evaluator", name),
                        ("source", source), ("value", value), ("author", author),
                        ("label", "pass" if value >= 0.5 else "fail"), ("rationale", "synthetic verdict"),
                        ("created_at", created), ("updated_at", created)):

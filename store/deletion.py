@@ -1,7 +1,8 @@
 """Deletion of a trace, or of everything one user id touched, from every table (privacy requests).
 
 Trace-level facts such as the user live on whichever span carried them, so a user's data is found
-through the traces rollup first, then deleted by trace id everywhere, and the deletion is audited.
+through `trace_list` (its user_id bloom index) first, then deleted by trace id everywhere, and the
+deletion is audited.
 """
 
 from __future__ import annotations
@@ -11,12 +12,12 @@ from datetime import UTC, datetime
 
 from store.client import Store
 
-_TRACE_TABLES = ("spans", "logs", "scores", "traces", "review_items")
+_TRACE_TABLES = ("spans", "logs", "scores", "traces", "trace_list", "review_items")
 
 
 def user_trace_ids(store: Store, project: str, user_id: str) -> list[str]:
     rows = store.query_rows(
-        "SELECT DISTINCT trace_id FROM traces WHERE project = {p:String} AND user_id = {u:String}",
+        "SELECT DISTINCT trace_id FROM trace_list WHERE project = {p:String} AND user_id = {u:String}",
         {"p": project, "u": user_id})
     return [r[0] for r in rows]
 

@@ -42,6 +42,7 @@ RETAINED: dict[str, Retained] = {
         "status_message")),
     "logs": Retained("toDateTime(time)", ("body", "attributes")),
     "traces": Retained("day", ("root_input", "root_output")),
+    "trace_list": Retained("toDateTime(first_start)", ("input_preview", "output_preview")),
     "scores": Retained("toDateTime(created_at)", ("rationale", "comment")),
     "spans_hourly": Retained("hour"),
     "spans_daily": Retained("day"),

@@ -103,6 +103,16 @@ class ScoreRow:
     error: str = ""
     created_at: datetime = _EPOCH
     updated_at: datetime = _EPOCH
+    # The judged trace's start and trace-level facts, stamped on write (store/scores.py) so score views
+    # need no join; the epoch means "not known yet" and such rows are joined at read time.
+    trace_start: datetime = _EPOCH
+    t_service: str = ""
+    t_environment: str = ""
+    t_user: str = ""
+    t_prompt_name: str = ""
+    t_prompt_version: str = ""
+    t_release: str = ""
+    t_models: list[str] = field(default_factory=list)
 
 
 def columns(row_type: type) -> tuple[str, ...]:

@@ -36,8 +36,9 @@ def _cost_test(store: Store, project: str, cur: Window, prev: Window, requests: 
     params = {"project": project, "f_start": prev.start, "split": cur.start, "f_end": cur.end, "keep": keep}
     rows = store.query(
         "SELECT ts >= {split:DateTime64(6)} AS current, count() AS n, avg(c) AS mean, varSamp(c) AS var FROM ("
-        "SELECT trace_id, sum(cost_usd) AS c, min(start_time) AS ts FROM traces WHERE project = {project:String} "
-        "AND day BETWEEN toDate({f_start:DateTime64(6)}) - 1 AND toDate({f_end:DateTime64(6)}) "
+        "SELECT trace_id, sum(cost_usd) AS c, min(first_start) AS ts FROM trace_list WHERE project = {project:String} "
+        "AND first_start >= {f_start:DateTime64(6)} - INTERVAL 1 DAY "
+        "AND first_start < {f_end:DateTime64(6)} + INTERVAL 1 DAY "
         "AND cityHash64(trace_id) % 1000 < {keep:UInt32} GROUP BY trace_id "
         "HAVING ts >= {f_start:DateTime64(6)} AND ts < {f_end:DateTime64(6)}) GROUP BY current", params)
     by = {bool(r["current"]): r for r in rows}
