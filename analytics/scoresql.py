@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+_KEY = "cityHash64(target_type, target_id, name, source, evaluator, evaluator_version, author)"
+_UNSTAMPED = "trace_start = toDateTime64(0, 6, 'UTC')"
 _CONDITION = re.compile(r"^\s*([A-Za-z0-9_.:-]{1,128})\s*(<=|>=|!=|<|>|=)\s*(-?\d+(?:\.\d+)?)\s*$")
 _OPS = {"<": "<", "<=": "<=", ">": ">", ">=": ">=", "=": "=", "!=": "!="}
 
@@ -46,13 +48,18 @@ def latest_scores(where: str, extra: str = "") -> str:
 
 
 def score_conditions_sql(conditions: list[ScoreCondition], params: dict[str, Any]) -> list[str]:
-    """WHERE clauses (`trace_id IN (…)`) for `trace_list`, one per condition, all must hold."""
+    """WHERE clauses (`trace_id IN (…)`) for `trace_list`, one per condition, all must hold.
+
+    Only scores of traces started in [sc_lo, sc_hi) (params the caller sets per query: a page slice
+    reads a slice's scores) or not stamped yet are read.
+    """
     clauses = []
     for i, cond in enumerate(conditions):
         params[f"sc_name{i}"] = cond.name
         params[f"sc_value{i}"] = cond.value
         inner = latest_scores(f"project = {{project:String}} AND name = {{sc_name{i}:String}} "
-                              "AND created_at >= {day_from:Date}")
+                              "AND created_at >= {day_from:Date} AND (trace_start >= {sc_lo:DateTime64(6)} "
+                              f"AND trace_start < {{sc_hi:DateTime64(6)}} OR {_UNSTAMPED})")
         clauses.append(f"trace_id IN (SELECT trace_id FROM ({inner}) "
                        f"WHERE value {cond.op} {{sc_value{i}:Float64}})")
     return clauses
@@ -73,8 +80,6 @@ STAMPED = {
     "environment": "t_environment",
     "user": "t_user",
 }
-_KEY = "cityHash64(target_type, target_id, name, source, evaluator, evaluator_version, author)"
-_UNSTAMPED = "trace_start = toDateTime64(0, 6, 'UTC')"
 
 
 def scored_traces(score_where: str, segment: str | None = None) -> str:

@@ -5,16 +5,17 @@ are a contiguous slice of the table. A page is found slice by slice, newest firs
 are the traces with a row starting inside it, only those are merged (GROUP BY trace_id), and the slice
 widens (1 h, 4 h, 16 h…) until the page is full or the window is exhausted. A trace whose merged start
 lies in the slice has a row starting there, so none is missed. A candidate with a row before the slice
-started earlier and belongs to an earlier slice: such a row holds no root (a root's row starts no later
-than its children's rows), so only rows without a root are looked up, within SLACK before the slice.
+started earlier and belongs to an earlier slice. Only candidates without their root in the slice can
+have one (a root's row starts no later than its children's), so only those are looked up, within SLACK
+before the slice (the trace_id bloom index finds them).
 Filters merge a trace's rows up to SLACK after the slice. So the order across slices is exact for
 traces shorter than SLACK.
 
 Filters whose merged value must appear on some row (max-type facts, models, errors, tags) also narrow
-the candidates. A search filtered only by root facts (service, environment, session, user) is first
-estimated by counting rows (a trace usually has one; the primary key alone counts a time range). Up
-to EXACT_COUNT_LIMIT the traces are then counted exactly; above it the estimate is the total
-(`total_exact: false`).
+the candidates. The total is first estimated by counting the rows that match every filter (a trace
+usually has one row; unfiltered, the primary key alone counts a time range). Up to EXACT_COUNT_LIMIT
+the traces are then counted exactly, narrowed by the filter that matched fewest rows; above it the
+estimate is the total (`total_exact: false`).
 """
 
 from __future__ import annotations
@@ -27,8 +28,6 @@ SLACK = timedelta(days=1)  # how far a trace's rows may lie from its start (its 
 EXACT_COUNT_LIMIT = 10_000  # below this many (estimated) traces an exact count costs little
 OFFSET = "offset:"  # cursors of sorted (non-time) pages
 GROWTH = 4
-_ROOT_COUNTABLE = {"service": "service_name", "environment": "environment", "session_id": "session_id",
-                   "user_id": "user_id"}  # facts a root's row carries
 
 
 def _utc(t: datetime) -> datetime:
@@ -71,12 +70,15 @@ def newest_page(store: Any, fields: str, skinny: str, where: list[str], having: 
     # Unfiltered, later rows cannot change the order; filters read every row of the trace.
     upper = "{s_hi:DateTime64(6)} + INTERVAL 1 DAY" if len(having) > 2 else "{s_hi:DateTime64(6)}"
     rows_where = " AND ".join([*where, "first_start >= {s_lo:DateTime64(6)}", f"first_start < {upper}"])
-    candidates = " AND ".join(["project = {project:String}", "first_start >= {s_lo:DateTime64(6)}",
-                               "first_start < {s_hi:DateTime64(6)}", *pre])
+    rootless = ("project = {project:String} AND first_start >= {s_lo:DateTime64(6)} "
+                "AND first_start < {s_hi:DateTime64(6)} AND pick_key > 0")
     earlier = ("project = {project:String} AND first_start >= {s_lo:DateTime64(6)} - INTERVAL 1 DAY "
-               "AND first_start < {s_lo:DateTime64(6)} AND pick_key > 0")
-    if pre or len(having) > 2:  # else the candidates are all the rows read
-        rows_where += f" AND trace_id IN (SELECT trace_id FROM trace_list WHERE {candidates})"
+               f"AND first_start < {{s_lo:DateTime64(6)}} AND trace_id IN (SELECT trace_id FROM trace_list "
+               f"WHERE {rootless})")
+    # Each narrowing condition may hold on a different row of the trace: one IN per condition.
+    for condition in pre:
+        rows_where += (" AND trace_id IN (SELECT trace_id FROM trace_list WHERE project = {project:String} "
+                       f"AND first_start >= {{s_lo:DateTime64(6)}} AND first_start < {upper} AND {condition})")
     sql = (f"SELECT {skinny} FROM trace_list WHERE {rows_where} "
            f"AND trace_id NOT IN (SELECT trace_id FROM trace_list WHERE {earlier}) GROUP BY trace_id "
            f"HAVING {' AND '.join(conditions)} AND start_time >= {{s_lo:DateTime64(6)}} "
@@ -85,8 +87,8 @@ def newest_page(store: Any, fields: str, skinny: str, where: list[str], having: 
     step = FIRST_SLICE
     while hi > start and len(found) <= limit:
         lo = max(start, hi - step)
-        found += [(r["start_time"], r["trace_id"]) for r in
-                  store.query(sql, {**params, "s_lo": lo, "s_hi": hi, "need": limit + 1 - len(found)})]
+        found += [(r["start_time"], r["trace_id"]) for r in store.query(
+            sql, {**params, "s_lo": lo, "s_hi": hi, "sc_lo": lo, "sc_hi": hi, "need": limit + 1 - len(found)})]
         hi, step = lo, step * GROWTH
     if not found:
         return []
@@ -97,24 +99,6 @@ def newest_page(store: Any, fields: str, skinny: str, where: list[str], having: 
         "AND trace_id IN {page_ids:Array(String)} GROUP BY trace_id ORDER BY start_time DESC, trace_id DESC",
         {**params, "p_lo": min(t for t, _ in found), "p_hi": max(t for t, _ in found),
          "page_ids": [i for _, i in found]})
-
-
-def root_countable(f: Any) -> bool:
-    used = {name for name in ("service", "environment", "model", "status", "session_id", "user_id", "prompt_name",
-                              "prompt_version", "q", "kind") if getattr(f, name)}
-    return used <= set(_ROOT_COUNTABLE) and not f.tags and not f.scores and f.trace_ids is None
-
-
-def root_count(store: Any, f: Any, params: dict[str, Any]) -> int:
-    """Rows (about one per trace) starting in [start, end), with the root facts asked for."""
-    where = ""
-    for attr, column in _ROOT_COUNTABLE.items():
-        if getattr(f, attr):
-            params[attr] = getattr(f, attr)
-            where += f" AND {column} = {{{attr}:String}}"
-    return int(store.query_rows(
-        "SELECT count() FROM trace_list WHERE project = {project:String} AND first_start >= {start:DateTime64(6)} "
-        f"AND first_start < {{end:DateTime64(6)}}{where}", params)[0][0])
 
 
 def sorted_page(store: Any, sql: str, params: dict[str, Any], limit: int, cursor: str | None,

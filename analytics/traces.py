@@ -158,21 +158,11 @@ def list_traces(store: Store, project: str, f: TraceFilter, limit: int = 50,
         raise ValueError(f"sort must be one of {', '.join(SORTS)}")
     params: dict[str, Any] = {"preview": preview_chars}
     base = _trace_where(project, f, params)
+    params.update(sc_lo=params["start"], sc_hi=params["end"])  # score filters: traces of the whole window
     where = " AND ".join([*base, ROWS_IN_WINDOW])
     having = _trace_having(f, params)
     pre = tracepage.prefilters(f, params)
-    # Searches by root facts alone are counted on root rows first; big ones keep that count.
-    estimate = tracepage.root_count(store, f, params) if tracepage.root_countable(f) else None
-    exact = estimate is None or estimate <= tracepage.EXACT_COUNT_LIMIT
-    if not exact:
-        total = estimate
-    else:
-        narrowed = where + "".join(f" AND trace_id IN (SELECT trace_id FROM trace_list WHERE {where} AND {c})"
-                                   for c in pre)
-        total = store.query_rows(
-            f"SELECT count() FROM (SELECT trace_id, min(first_start) AS start_time, "
-            f"sum(error_count) AS error_count, {_HAVING_FIELDS} FROM trace_list WHERE {narrowed} "
-            f"GROUP BY trace_id HAVING {' AND '.join(having)})", params)[0][0]
+    total, exact = _count(store, f, " AND ".join(base), having, pre, params)
     if sort == "newest" and f.trace_ids is None:  # the hot path: sliced, see analytics/tracepage.py
         skinny = ("trace_id, min(first_start) AS start_time, sum(error_count) AS error_count"
                   + (f", {_HAVING_FIELDS}" if len(having) > 2 else ""))  # > the two window conditions
@@ -200,6 +190,31 @@ def list_traces(store: Store, project: str, f: TraceFilter, limit: int = 50,
         rows = rows[:limit]
         next_cursor = encode_cursor(rows[-1]["start_time"], rows[-1]["trace_id"])
     return Page(rows, int(total), next_cursor)
+
+
+def _count(store: Store, f: TraceFilter, base: str, having: list[str], pre: list[str],
+           params: dict[str, Any]) -> tuple[int, bool]:
+    """(traces matching, exact?): estimated from rows first; see analytics/tracepage.py."""
+    on_rows = list(pre)
+    if f.service:
+        on_rows.append("service_name = {service:String}")
+    if f.status == "ok":
+        on_rows.append("error_count = 0")
+    counts = store.query_rows(
+        f"SELECT countIf({' AND '.join(on_rows) or '1'}){''.join(f', countIf({c})' for c in pre)} FROM trace_list "
+        f"WHERE {base} AND first_start >= {{start:DateTime64(6)}} AND first_start < {{end:DateTime64(6)}}",
+        params)[0]
+    if counts[0] > tracepage.EXACT_COUNT_LIMIT:
+        return int(counts[0]), False
+    narrow = ""
+    if pre:  # the filter that matched fewest rows narrows the merge; HAVING checks them all
+        fewest = pre[min(range(len(pre)), key=lambda i: counts[i + 1])]
+        narrow = f" AND trace_id IN (SELECT trace_id FROM trace_list WHERE {base} AND {ROWS_IN_WINDOW} AND {fewest})"
+    total = store.query_rows(
+        f"SELECT count() FROM (SELECT trace_id, min(first_start) AS start_time, sum(error_count) AS error_count, "
+        f"{_HAVING_FIELDS} FROM trace_list WHERE {base} AND {ROWS_IN_WINDOW}{narrow} GROUP BY trace_id "
+        f"HAVING {' AND '.join(having)})", params)[0][0]
+    return int(total), True
 
 
 # Only the columns HAVING filters read, so counting does not merge the content previews.

@@ -1,0 +1,153 @@
+"""The trace list (trace_list table, sliced newest-first pages) and scores stamped with their trace's facts.
+
+Traces arrive in pieces here, as they do from real exporters: children in one request, the root later,
+traces without a root at all, and feedback that races the trace it rates.
+"""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+
+from analytics import tracepage
+from tests.support.otlp import llm_span, new_span_id, new_trace_id, span, trace_request
+
+PB = {"Content-Type": "application/x-protobuf"}
+HOUR_NS = 3_600_000_000_000
+
+
+def ingest(server, spans, service: str = "test-app") -> None:
+    r = httpx.post(server.url + "/v1/traces", content=trace_request(spans, service=service).SerializeToString(),
+                   headers={**PB, "Authorization": f"Bearer {server.admin_key}"})
+    assert r.status_code == 200, r.text
+    server.wait_stored()
+
+
+def request(tid: str, start_ns: int, name: str, user: str = "", prompt: str = "") -> list:
+    """A root and one LLM call, sent together (one trace_list row)."""
+    root_id = new_span_id()
+    attrs = {"user.id": user} if user else {}
+    if prompt:
+        attrs.update({"loupe.prompt.name": "answer", "loupe.prompt.version": prompt})
+    return [span(tid, span_id=root_id, name=name, start_ns=start_ns, duration_ms=900, attrs=attrs),
+            llm_span(tid, parent=root_id)]
+
+
+def all_pages(c: httpx.Client, **params) -> list[dict]:
+    out, cursor = [], None
+    for _ in range(50):  # bounded: a broken cursor must not loop forever
+        page = c.get("/api/traces", params={**params, **({"cursor": cursor} if cursor else {})}).json()
+        out += page["data"]
+        cursor = page["next_cursor"]
+        if not cursor:
+            return out
+    raise AssertionError("pagination did not end")
+
+
+def test_pages_across_slices_are_newest_first_with_split_and_rootless_traces(server):
+    now = time.time_ns()
+    # Spread over three days so the page search widens its slices (1 h, 4 h, 16 h, …) several times.
+    starts = {new_trace_id(): now - int(h * HOUR_NS) for h in (0.1, 0.5, 2, 3, 7, 20, 30, 50, 70)}
+    for tid, start in starts.items():
+        ingest(server, request(tid, start, f"req {tid[:6]}"))
+    # A trace in two inserts: its children first, its root (which starts earlier) a request later.
+    split, root_id = new_trace_id(), new_span_id()
+    ingest(server, [llm_span(split, parent=root_id), llm_span(split, parent=root_id)])
+    split_start = now - int(5 * HOUR_NS)
+    ingest(server, [span(split, span_id=root_id, name="late root", start_ns=split_start, duration_ms=50)])
+    starts[split] = split_start
+    # A trace whose parent is in another service that does not report here: no root ever arrives.
+    orphan = new_trace_id()
+    ingest(server, [span(orphan, parent=new_span_id(), name="downstream handler", start_ns=now - int(10 * HOUR_NS))])
+    starts[orphan] = now - int(10 * HOUR_NS)
+
+    with server.client() as c:
+        listed = all_pages(c, limit=3)
+    expected = sorted(starts, key=lambda t: starts[t], reverse=True)
+    assert [t["trace_id"] for t in listed] == expected
+    by_id = {t["trace_id"]: t for t in listed}
+    assert by_id[split]["name"] == "late root" and by_id[split]["span_count"] == 3
+    assert by_id[split]["llm_count"] == 2 and by_id[split]["input_tokens"] == 240
+    assert by_id[orphan]["name"] == "downstream handler" and by_id[orphan]["span_count"] == 1
+
+
+def test_filtered_pages_and_counts_merge_a_traces_rows(server):
+    now = time.time_ns()
+    errored = new_trace_id()
+    root_id = new_span_id()
+    # The error is on a child that arrives in its own request; the root carries the user.
+    ingest(server, [span(errored, span_id=root_id, name="root", start_ns=now - HOUR_NS, attrs={"user.id": "u-1"})])
+    ingest(server, [span(errored, parent=root_id, name="tool", start_ns=now - HOUR_NS + 1000, error=True)])
+    fine = [new_trace_id() for _ in range(4)]
+    for i, tid in enumerate(fine):
+        ingest(server, request(tid, now - (i + 2) * HOUR_NS, "ok", user="u-1"))
+    with server.client() as c:
+        errors = c.get("/api/traces", params={"status": "error", "user_id": "u-1"}).json()
+        oks = c.get("/api/traces", params={"status": "ok", "user_id": "u-1", "limit": 2}).json()
+        rest = c.get("/api/traces", params={"status": "ok", "user_id": "u-1", "cursor": oks["next_cursor"]}).json()
+    assert [t["trace_id"] for t in errors["data"]] == [errored] and errors["total"] == 1
+    assert errors["data"][0]["error_count"] == 1 and errors["data"][0]["span_count"] == 2
+    assert oks["total"] == 4 and "total_exact" not in oks  # sent only for estimates
+    assert [t["trace_id"] for t in oks["data"] + rest["data"]] == fine
+
+
+def test_big_unfiltered_searches_report_an_estimate(server, monkeypatch):
+    now = time.time_ns()
+    for i in range(6):
+        ingest(server, request(new_trace_id(), now - i * HOUR_NS, "r"))
+    with server.client() as c:
+        exact = c.get("/api/traces").json()
+        monkeypatch.setattr(tracepage, "EXACT_COUNT_LIMIT", 3)  # what 10 000 traces would do, with 6
+        estimated = c.get("/api/traces").json()
+    assert exact["total"] == 6 and "total_exact" not in exact
+    assert estimated["total"] == 6 and estimated["total_exact"] is False
+    assert [t["trace_id"] for t in estimated["data"]] == [t["trace_id"] for t in exact["data"]]
+
+
+def _scores(server, names: tuple[str, ...] = ("thumbs",)) -> list[tuple]:
+    return server.state.store.query_rows(
+        "SELECT name, value, trace_start, t_user, t_prompt_version, t_models FROM scores "
+        "WHERE name IN {n:Array(String)} ORDER BY updated_at", {"n": list(names)})
+
+
+def test_scores_are_stamped_with_their_trace_and_feedback_that_races_it_still_counts(server):
+    now = time.time_ns()
+    stamped, racing = new_trace_id(), new_trace_id()
+    ingest(server, request(stamped, now - 2 * HOUR_NS, "first", user="u-7", prompt="v1"), service="bot")
+    with server.client() as c:
+        assert c.post("/api/scores", json={"target_id": stamped, "name": "thumbs", "value": 1,
+                                           "author": "u-7"}).status_code == 201
+        # Feedback on a trace the collector has not seen yet: stored unstamped.
+        assert c.post("/api/scores", json={"target_id": racing, "name": "thumbs", "value": 0,
+                                           "author": "u-8"}).status_code == 201
+    rows = _scores(server)
+    assert rows[0][2].timestamp() == pytest.approx((now - 2 * HOUR_NS) / 1e9, abs=1e-3)
+    assert rows[0][3] == "u-7" and rows[0][4] == "v1" and rows[0][5] == ["gpt-4o-mini-2024-07-18"]
+    assert rows[1][2].timestamp() == 0  # not known yet
+
+    ingest(server, request(racing, now - HOUR_NS, "second", user="u-8", prompt="v2"), service="bot")
+    with server.client() as c:
+        summary = {s["name"]: s for s in c.get("/api/scores/summary").json()["data"]}
+        by_user = {r["segment"]: r for r in
+                   c.get("/api/quality/segments", params={"by": "user", "name": "thumbs"}).json()["data"]}
+        by_prompt = {r["segment"]: r for r in
+                     c.get("/api/quality/segments", params={"by": "prompt_version", "name": "thumbs"}).json()["data"]}
+        series = c.get("/api/scores/series", params={"bucket": "hour", "name": "thumbs"}).json()["data"]
+    # Both count once, at their trace's time and segment, stamped or joined.
+    assert summary["thumbs"]["n"] == 2 and summary["thumbs"]["mean"] == pytest.approx(0.5)
+    assert {u: (r["n"], r["mean"]) for u, r in by_user.items()} == {"u-7": (1, 1.0), "u-8": (1, 0.0)}
+    assert set(by_prompt) == {"answer:v1", "answer:v2"}
+    assert sum(p["n"] for p in series) == 2 and len({p["time"] for p in series}) == 2
+
+    # The same author changes their mind after the trace arrived: the stamped version replaces the old one.
+    with server.client() as c:
+        assert c.post("/api/scores", json={"target_id": racing, "name": "thumbs", "value": 1,
+                                           "author": "u-8"}).status_code == 201
+        summary = {s["name"]: s for s in c.get("/api/scores/summary").json()["data"]}
+        by_user = {r["segment"]: r for r in
+                   c.get("/api/quality/segments", params={"by": "user", "name": "thumbs"}).json()["data"]}
+    assert summary["thumbs"]["n"] == 2 and summary["thumbs"]["mean"] == pytest.approx(1.0)
+    assert {u: (r["n"], r["mean"]) for u, r in by_user.items()} == {"u-7": (1, 1.0), "u-8": (1, 1.0)}
+    assert _scores(server)[-1][2].timestamp() != 0
