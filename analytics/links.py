@@ -1,29 +1,20 @@
-"""Dashboard URLs for alerts and reports: dashboard/links.py's pages, plus the trend pages of this package.
+"""Dashboard URLs for alerts and reports, over dashboard/links.py's one list of pages (trend pages included).
 
 The trend pages (drift, safety, regressions, alerts) read the same filter parameters as every other page
 (start, end, service, environment, model, prompt_version), so a link opens the view behind a number.
+dashboard/links.py imports no Streamlit, so the collector and the alert scheduler can use it.
 """
 
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
 
 from dashboard import links as dash
 
-TREND_PAGES = {"drift": "drift", "safety": "safety", "regressions": "regressions", "alerts": "alerts",
-               "reports": "reports"}
-
 
 def page_url(public_url: str, page: str, **params: Any) -> str:
-    if page in dash.PAGES:
-        return dash.page_url(public_url, page, **params)
-    if page not in TREND_PAGES:
-        raise ValueError(f"unknown dashboard page {page!r}")
-    clean = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in params.items()
-             if v not in (None, "", [])}
-    base = f"{public_url.rstrip('/')}/{TREND_PAGES[page]}"
-    return f"{base}?{urlencode(clean, doseq=True)}" if clean else base
+    """A page's URL with its query parameters (None and empty values left out, datetimes as ISO 8601)."""
+    return dash.page_url(public_url, page, **params)
 
 
 def trace_url(public_url: str, trace_id: str) -> str:

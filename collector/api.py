@@ -251,15 +251,17 @@ def build_router() -> APIRouter:
 
     @router.delete("/traces/{trace_id}", tags=["admin"], summary="Delete a trace from every table")
     def delete_trace(request: Request, key: AdminKey, trace_id: str) -> dict[str, Any]:
-        removed = delete_traces(_state(request).store, key.project, [trace_id.lower()], key.name,
-                                f"trace:{trace_id.lower()}")
+        state = _state(request)
+        removed = delete_traces(state.store, key.project, [trace_id.lower()], key.name,
+                                f"trace:{trace_id.lower()}", cluster=state.settings.cluster)
         if not removed or not any(removed.values()):
             raise HTTPException(404, f"trace {trace_id} not found in project {key.project}")
         return {"deleted": removed}
 
     @router.delete("/users/{user_id}", tags=["admin"], summary="Delete everything of one user id")
     def delete_user_data(request: Request, key: AdminKey, user_id: str) -> dict[str, Any]:
-        return {"deleted": delete_user(_state(request).store, key.project, user_id, key.name)}
+        state = _state(request)
+        return {"deleted": delete_user(state.store, key.project, user_id, key.name, cluster=state.settings.cluster)}
 
     @router.get("/projects/current", tags=["read"], summary="The project of the calling key")
     def current_project(key: ReadKey) -> dict[str, Any]:

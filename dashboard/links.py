@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+# Every page streamlit_app.py registers (page key -> its url_path; the overview is the root), the trend pages
+# (analytics/) included: the one list that alert, report and in-dashboard links are built from.
 PAGES = {"overview": "", "traces": "traces", "sessions": "sessions", "cost": "cost", "latency": "latency",
-         "quality": "quality", "review": "review"}
+         "quality": "quality", "drift": "drift", "safety": "safety", "regressions": "regressions",
+         "alerts": "alerts", "reports": "reports", "review": "review"}
 # Query parameters shared by every page (time window and segment filters).
 FILTER_PARAMS = ("start", "end", "service", "environment", "model", "prompt_version", "days")
 
@@ -18,7 +21,9 @@ def page_url(public_url: str, page: str, **params: object) -> str:
     if page not in PAGES:
         raise ValueError(f"unknown dashboard page {page!r}; pages: {', '.join(PAGES)}")
     base = public_url.rstrip("/") + "/" + PAGES[page]
-    clean = {k: v for k, v in params.items() if v not in (None, "", [])}
+    # Datetimes (a window's start and end) as ISO 8601, the form every page parses back.
+    clean = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in params.items()
+             if v not in (None, "", [])}
     return f"{base}?{urlencode(clean, doseq=True)}" if clean else base
 
 

@@ -13,7 +13,6 @@ import streamlit as st
 
 from dashboard import links, ui
 
-TREND_PATHS = ("drift", "safety", "regressions", "alerts", "reports")  # the trend pages, for deep links
 st.set_page_config(page_title="Loupe", page_icon=":material/search:", layout="wide")
 
 
@@ -56,7 +55,7 @@ def sign_in_page() -> None:
 if not ui.keys():
     # Every page's URL shows the sign-in form, so a deep link (an alert's trace URL) survives signing in.
     st.navigation([st.Page(sign_in_page, title="Sign in", url_path=path or "signin", default=not path)
-                   for path in [*links.PAGES.values(), *TREND_PATHS]], position="hidden").run()
+                   for path in links.PAGES.values()], position="hidden").run()
 else:
     sidebar()
     pages = [

@@ -50,7 +50,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
         shard = parse_shard(args.shard)
     except ValueError as exc:
         raise SystemExit(str(exc)) from None
-    service = JudgeService(open_store(settings.dsn, settings.database, settings.retention_days),
+    service = JudgeService(open_store(settings.dsn, settings.database, settings.retention_days,
+                                      cluster=settings.cluster),
                            {**settings.judges, "enabled": True}, shard=shard)
     if service.worker is None:
         raise SystemExit("nothing to run: add `judges.evaluators` and `judges.sampling` to loupe.yaml")
