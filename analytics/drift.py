@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 from threadpoolctl import threadpool_limits
 
 from analytics import drift_data as dd
@@ -27,8 +26,10 @@ from analytics.alerts.config import DriftConfig
 from analytics.embeddings import embed
 from analytics.language import guess_language
 from analytics.segments import Segment
-from analytics.textdrift import cluster_shifts, domain_classifier, tfidf_space, vector_space
 from analytics.window import Window
+
+# numpy and analytics.textdrift (scikit-learn, SciPy) are imported inside the functions that compute: the
+# collector imports this module for its API and alert rules, and should not load them before drift runs.
 
 MIN_AUC = 0.55
 MIN_PSI = 0.1
@@ -38,6 +39,10 @@ SNIPPET = 240
 
 def _text_component(name: str, ref: list[dict], cur: list[dict], field: str, cfg: DriftConfig,
                     seed: int) -> tuple[dict[str, Any], list[dict[str, Any]], str]:
+    import numpy as np
+
+    from analytics.textdrift import cluster_shifts, domain_classifier, tfidf_space, vector_space
+
     rows = [r for r in ref if r[field].strip()] + [r for r in cur if r[field].strip()]
     n_ref = sum(1 for r in ref if r[field].strip())
     texts = [r[field] for r in rows]
@@ -67,6 +72,8 @@ def _text_component(name: str, ref: list[dict], cur: list[dict], field: str, cfg
 
 
 def _numeric(name: str, ref: list, cur: list) -> dict[str, Any]:
+    import numpy as np
+
     r = np.array([v for v in ref if v is not None], dtype=float)
     c = np.array([v for v in cur if v is not None], dtype=float)
     comp: dict[str, Any] = {"name": name, "kind": "numeric", "test": "Kolmogorov-Smirnov", "n_reference": len(r),

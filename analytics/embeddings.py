@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
+
+# numpy and openai are imported inside embed(): the collector imports this module through drift, and
+# should not load them before a drift report runs.
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +24,7 @@ def embed(texts: list[str], config: Any) -> tuple[np.ndarray | None, str]:
     if config is None:
         return None, "tfidf"
     try:
+        import numpy as np
         import openai
 
         client = openai.OpenAI(base_url=config.base_url, api_key=os.environ.get(config.api_key_env) or "unused",

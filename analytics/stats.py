@@ -23,9 +23,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
-from scipy import stats as sps
+if TYPE_CHECKING:
+    import numpy as np
+
+# numpy and SciPy are imported inside the functions: every collector process imports this module (through
+# regressions, safety and drift) while few run a test, and SciPy alone costs over a second to import.
 
 MIN_SAMPLES = 30
 N_BOOTSTRAP = 2000
@@ -43,11 +47,15 @@ class Hist:
 
     @classmethod
     def of(cls, sample: Sequence[float] | np.ndarray) -> Hist:
+        import numpy as np
+
         values, counts = np.unique(np.asarray(sample, dtype=float), return_counts=True)
         return cls(values, counts.astype(float))
 
     @classmethod
     def from_pairs(cls, pairs: Mapping[float, float] | Sequence[tuple[float, float]]) -> Hist:
+        import numpy as np
+
         items = sorted(pairs.items() if isinstance(pairs, Mapping) else pairs)
         merged: dict[float, float] = {}
         for v, c in items:
@@ -96,6 +104,8 @@ class Difference:
 def bootstrap_diff_ci(a: Hist, b: Hist, level: float = 0.95, n_boot: int = N_BOOTSTRAP,
                       seed: int = 0) -> tuple[float, float]:
     """Percentile CI of mean(B) - mean(A)."""
+    import numpy as np
+
     rng = np.random.default_rng(seed)
 
     def means(h: Hist) -> np.ndarray:
@@ -110,6 +120,9 @@ def bootstrap_diff_ci(a: Hist, b: Hist, level: float = 0.95, n_boot: int = N_BOO
 
 def mann_whitney(a: Hist, b: Hist) -> tuple[float, float]:
     """(P(B > A) + P(B = A)/2, two-sided p). Ties share midranks; normal approximation."""
+    import numpy as np
+    from scipy import stats as sps
+
     values = np.union1d(a.values, b.values)
     ca = np.zeros(len(values))
     cb = np.zeros(len(values))
@@ -130,6 +143,8 @@ def mann_whitney(a: Hist, b: Hist) -> tuple[float, float]:
 
 def two_proportions(x_a: float, n_a: int, x_b: float, n_b: int) -> float:
     """Two-sided p of the pooled two-proportion z test."""
+    from scipy import stats as sps
+
     if not n_a or not n_b:
         return math.nan
     pooled = (x_a + x_b) / (n_a + n_b)
@@ -142,6 +157,8 @@ def two_proportions(x_a: float, n_a: int, x_b: float, n_b: int) -> float:
 
 def welch_z(mean_a: float, var_a: float, n_a: int, mean_b: float, var_b: float, n_b: int) -> float:
     """Two-sided p for a difference of means from summaries (large samples: normal, not t)."""
+    from scipy import stats as sps
+
     if n_a < 2 or n_b < 2:
         return math.nan
     se = math.sqrt(var_a / n_a + var_b / n_b)
@@ -201,6 +218,8 @@ def compare(a: Hist, b: Hist, min_samples: int = MIN_SAMPLES, seed: int = 0,
 
 def quantile_edges(reference: np.ndarray, bins: int = PSI_BINS) -> np.ndarray:
     """Inner bin edges at the reference's quantiles; ties collapse, so a discrete feature keeps its values."""
+    import numpy as np
+
     ref = np.asarray(reference, dtype=float)
     ref = ref[~np.isnan(ref)]
     if not len(ref):
@@ -209,6 +228,8 @@ def quantile_edges(reference: np.ndarray, bins: int = PSI_BINS) -> np.ndarray:
 
 
 def bin_counts(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    import numpy as np
+
     v = np.asarray(values, dtype=float)
     v = v[~np.isnan(v)]
     # right-closed bins, so a discrete value sitting on an edge lands with its own kind
@@ -216,6 +237,8 @@ def bin_counts(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
 
 
 def psi_counts(ref_counts: np.ndarray, cur_counts: np.ndarray, smoothing: float = 0.5) -> float:
+    import numpy as np
+
     r = np.asarray(ref_counts, dtype=float) + smoothing
     c = np.asarray(cur_counts, dtype=float) + smoothing
     r, c = r / r.sum(), c / c.sum()
@@ -224,6 +247,8 @@ def psi_counts(ref_counts: np.ndarray, cur_counts: np.ndarray, smoothing: float 
 
 def tvd_counts(ref_counts: np.ndarray, cur_counts: np.ndarray) -> float:
     """Total variation distance: 0 identical, 1 disjoint (the best single-feature classifier's edge)."""
+    import numpy as np
+
     r = np.asarray(ref_counts, dtype=float)
     c = np.asarray(cur_counts, dtype=float)
     if not r.sum() or not c.sum():
@@ -237,6 +262,9 @@ def psi_numeric(reference: np.ndarray, current: np.ndarray, bins: int = PSI_BINS
 
 
 def ks_test(reference: np.ndarray, current: np.ndarray) -> tuple[float, float]:
+    import numpy as np
+    from scipy import stats as sps
+
     r = np.asarray(reference, dtype=float)
     c = np.asarray(current, dtype=float)
     r, c = r[~np.isnan(r)], c[~np.isnan(c)]
@@ -249,6 +277,8 @@ def ks_test(reference: np.ndarray, current: np.ndarray) -> tuple[float, float]:
 def category_table(reference: Mapping[str, float], current: Mapping[str, float],
                    max_categories: int = MAX_CATEGORIES) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Aligned counts of two category distributions; rare categories fold into "(other)"."""
+    import numpy as np
+
     total: dict[str, float] = {}
     for counts in (reference, current):
         for k, v in counts.items():
@@ -266,6 +296,9 @@ def category_table(reference: Mapping[str, float], current: Mapping[str, float],
 
 
 def chi2_test(ref_counts: np.ndarray, cur_counts: np.ndarray) -> tuple[float, float]:
+    import numpy as np
+    from scipy import stats as sps
+
     table = np.vstack([ref_counts, cur_counts]).astype(float)
     table = table[:, table.sum(axis=0) > 0]
     if table.shape[1] < 2 or (table.sum(axis=1) == 0).any():

@@ -22,14 +22,18 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
-from typing import Any
-
-import openai
+from typing import TYPE_CHECKING, Any
 
 from collector.cost import Pricer
 from judges.content import ContentLimits, build_inputs
 from judges.core import Level, Score, Target
 from judges.templates import Template, load_template, parse_verdict, render_messages, response_format
+
+if TYPE_CHECKING:
+    import openai
+
+# `openai` costs ~1 s and ~50 MB: it is imported when a judge is built or calls its model, not at import
+# time, so that every collector process (which imports this module for its judge API) does not pay for it.
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +142,8 @@ def limiter_for(base_url: str) -> AdaptiveRateLimiter:
 
 @lru_cache(maxsize=16)
 def _client(base_url: str | None, api_key: str) -> openai.OpenAI:  # one connection pool per endpoint
+    import openai
+
     return openai.OpenAI(base_url=base_url, api_key=api_key, max_retries=0)
 
 
@@ -227,6 +233,8 @@ class LLMJudge:
                                                  f"replies: {problem}")
 
     def _call(self, messages: list[dict[str, str]], deadline: float, usage: _Usage) -> Any:
+        import openai
+
         cfg, problem = self.config, ""
         extra: dict[str, Any] = {} if cfg.temperature is None else {"temperature": cfg.temperature}
         for attempt in range(1, max(1, cfg.max_attempts) + 1):
