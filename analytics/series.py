@@ -1,7 +1,8 @@
 """Time series of volume, errors, cost, tokens, latency and TTFT, with an optional breakdown.
 
 Hour buckets read the `spans_hourly` rollup (migration 0010), day and week buckets `spans_daily` (0011),
-minute buckets `spans` itself; rollup buckets are whole UTC hours or days.
+minute buckets `spans` itself; rollup buckets are whole UTC hours or days, and their percentiles come
+from log-bucketed histograms (0052, analytics/latency.py).
 A breakdown by user goes through `trace_list`, since the user is a trace-level fact; its rows
 are traces, so its latency is the trace's duration and it has no TTFT.
 Groups beyond the top N (by spans, or by cost when sorting by cost) are folded into "(other)".
@@ -12,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from analytics.latency import percentiles
 from analytics.window import Window, bucket_expr, clean
 from store.client import Store
 
@@ -26,8 +28,7 @@ _ROLLUP_METRICS = """
     sum(spans) AS span_total, sumIf(spans, is_root = 1) AS requests, sum(errors) AS errors, sum(cost_usd) AS cost_usd,
     sum(unpriced) AS unpriced, sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
     sum(total_tokens) AS total_tokens, sum(duration_sum) AS duration_sum, sum(ttft_count) AS ttft_count,
-    quantilesTDigestMerge(0.5, 0.95, 0.99)(duration_q) AS latency,
-    quantilesTDigestMerge(0.5, 0.95, 0.99)(ttft_q) AS ttft
+    sumMap(duration_hist) AS latency_hist, sumMap(ttft_hist) AS ttft_hist
 """
 _RAW_METRICS = """
     count() AS span_total, countIf(parent_span_id = '') AS requests, countIf(status = 'error') AS errors,
@@ -87,7 +88,10 @@ def source(bucket: str) -> tuple[str, str, str]:
 
 
 def _point(row: dict[str, Any]) -> dict[str, Any]:
-    latency, ttft = row.pop("latency"), row.pop("ttft")
+    if "latency_hist" in row:  # rollups: histograms (analytics/latency.py); spans and traces: quantiles
+        latency, ttft = percentiles(row.pop("latency_hist")), percentiles(row.pop("ttft_hist"))
+    else:
+        latency, ttft = row.pop("latency"), row.pop("ttft")
     # SQL calls it span_total: an alias named like the rollup's `spans` column would shadow it.
     spans = row["spans"] = row.pop("span_total")
     duration_sum = row.pop("duration_sum")

@@ -200,12 +200,17 @@ def _count(store: Store, f: TraceFilter, base: str, having: list[str], pre: list
         on_rows.append("service_name = {service:String}")
     if f.status == "ok":
         on_rows.append("error_count = 0")
+    # count() over a primary-key range alone is read from the index (countIf(1) would read a column).
+    matching = f"countIf({' AND '.join(on_rows)})" if on_rows else "count()"
     counts = store.query_rows(
-        f"SELECT countIf({' AND '.join(on_rows) or '1'}){''.join(f', countIf({c})' for c in pre)} FROM trace_list "
+        f"SELECT {matching}{''.join(f', countIf({c})' for c in pre)} FROM trace_list "
         f"WHERE {base} AND first_start >= {{start:DateTime64(6)}} AND first_start < {{end:DateTime64(6)}}",
         params)[0]
     if counts[0] > tracepage.EXACT_COUNT_LIMIT:
         return int(counts[0]), False
+    # One filter that some row must match (several tags must all be present: not one row's test).
+    if len(pre) == 1 and len(having) == 3 and len(f.tags) < 2:
+        return _count_one_condition(store, base, pre[0], params), True
     narrow = ""
     if pre:  # the filter that matched fewest rows narrows the merge; HAVING checks them all
         fewest = pre[min(range(len(pre)), key=lambda i: counts[i + 1])]
@@ -215,6 +220,16 @@ def _count(store: Store, f: TraceFilter, base: str, having: list[str], pre: list
         f"{_HAVING_FIELDS} FROM trace_list WHERE {base} AND {ROWS_IN_WINDOW}{narrow} GROUP BY trace_id "
         f"HAVING {' AND '.join(having)})", params)[0][0]
     return int(total), True
+
+
+def _count_one_condition(store: Store, base: str, condition: str, params: dict[str, Any]) -> int:
+    """Traces started in the window with a row matching `condition`: its rows, plus the rows of the day
+    before the window (which tell the traces that started earlier), grouped per trace."""
+    return int(store.query_rows(
+        f"SELECT count() FROM (SELECT trace_id FROM trace_list WHERE {base} "
+        "AND first_start >= {start:DateTime64(6)} - INTERVAL 1 DAY AND first_start < {end:DateTime64(6)} "
+        f"AND ({condition} OR first_start < {{start:DateTime64(6)}}) GROUP BY trace_id "
+        f"HAVING min(first_start) >= {{start:DateTime64(6)}} AND countIf({condition}) > 0)", params)[0][0])
 
 
 # Only the columns HAVING filters read, so counting does not merge the content previews.

@@ -37,6 +37,7 @@ _CREATE_OTHER = re.compile(r"^CREATE\s+(VIEW|DICTIONARY)\s+(IF\s+NOT\s+EXISTS\s+
 _ALTER = re.compile(r"^ALTER\s+TABLE\s+([\w.]+)\s+(.*)$", re.I | re.S)
 _DROP = re.compile(r"^DROP\s+(TABLE|VIEW|DICTIONARY)\s+(IF\s+EXISTS\s+)?([\w.]+)\s*$", re.I)
 _OPTIMIZE = re.compile(r"^OPTIMIZE\s+TABLE\s+([\w.]+)(.*)$", re.I | re.S)
+_TRUNCATE = re.compile(r"^TRUNCATE\s+TABLE\s+(IF\s+EXISTS\s+)?([\w.]+)\s*$", re.I)
 _ENGINE = re.compile(r"ENGINE\s*=\s*(\w+)", re.I)
 _TRACE_COLUMN = re.compile(r"^\s*trace_id\s", re.M)
 _SOURCES = re.compile(r"\b(FROM|JOIN)\s+([A-Za-z_]\w*)\b", re.I)
@@ -190,6 +191,8 @@ def render_statement(sql: str, layout: Layout) -> list[str]:
         return [f"DROP {m.group(1).upper()} {m.group(2) or ''}{n} {layout.on_cluster}" for n in names]
     if m := _OPTIMIZE.match(sql):
         return [f"OPTIMIZE TABLE {layout.local(m.group(1))} {layout.on_cluster}{m.group(2)}"]
+    if m := _TRUNCATE.match(sql):  # the rows live in the shards' tables; a Distributed table holds none
+        return [f"TRUNCATE TABLE {m.group(1) or ''}{layout.local(m.group(2))} {layout.on_cluster}"]
     if re.match(r"^INSERT\s+INTO\s", sql, re.I):
         return [sql]  # data: once, through the Distributed tables
     raise ClusterRenderError(f"no cluster rendering for statement: {sql[:120]}")

@@ -43,8 +43,9 @@ ENGINE = MergeTree
 PARTITION BY toYYYYMM(first_start)
 ORDER BY (project, first_start, trace_id)
 TTL toDateTime(first_start) + toIntervalDay({retention_days})
--- A replayed spans insert carries the same token and is dropped here as well.
-SETTINGS non_replicated_deduplication_window = 10000;
+-- A replayed spans insert carries the same token and is dropped here as well. Small granules: a page
+-- of 50 traces reads 50 granules, and smaller ones cost less to read whole (previews are wide).
+SETTINGS non_replicated_deduplication_window = 10000, index_granularity = 1024;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS trace_list_mv TO trace_list AS
 SELECT

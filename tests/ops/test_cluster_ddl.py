@@ -16,7 +16,7 @@ from store.migrate import SCHEMA_MIGRATIONS, load_migrations, migrate
 
 pytestmark = pytest.mark.timeout(120)
 CLUSTER, DB = "loupe_cluster", "loupe"
-TRACE_TABLES = {"spans", "traces", "logs", "scores"}
+TRACE_TABLES = {"spans", "traces", "trace_list", "logs", "scores"}
 
 
 @pytest.fixture(scope="module")
@@ -91,6 +91,8 @@ def test_alters_target_the_right_tables(rendered: list[str]) -> None:
         f"ALTER TABLE spans ON CLUSTER `{CLUSTER}` ADD COLUMN IF NOT EXISTS x String"]
     with pytest.raises(ClusterRenderError, match="split"):
         render_statement("ALTER TABLE spans ADD COLUMN y String, ADD INDEX i y TYPE minmax GRANULARITY 1", layout)
+    # A rollup rebuild empties the shards' tables (a Distributed table holds no rows of its own).
+    assert render_statement("TRUNCATE TABLE spans", layout) == [f"TRUNCATE TABLE spans_local ON CLUSTER `{CLUSTER}`"]
     with pytest.raises(ClusterRenderError, match="no cluster rendering"):
         render_statement("RENAME TABLE spans TO spans_old", layout)
     with pytest.raises(ClusterRenderError, match="MergeTree"):
