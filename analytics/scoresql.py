@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-_KEY = "cityHash64(target_type, target_id, name, source, evaluator, evaluator_version, author)"
+_KEY = "score_key"
 _UNSTAMPED = "trace_start = toDateTime64(0, 6, 'UTC')"
 _CONDITION = re.compile(r"^\s*([A-Za-z0-9_.:-]{1,128})\s*(<=|>=|!=|<|>|=)\s*(-?\d+(?:\.\d+)?)\s*$")
 _OPS = {"<": "<", "<=": "<=", ">": ">", ">=": ">=", "=": "=", "!=": "!="}
@@ -40,10 +40,9 @@ def latest_scores(where: str, extra: str = "") -> str:
         "SELECT any(trace_id) AS trace_id, any(target_type) AS target_type, any(target_id) AS target_id, "
         "any(name) AS name, any(source) AS source, any(evaluator) AS evaluator, any(author) AS author, "
         "argMax(value, updated_at) AS value, argMax(label, updated_at) AS label, "
-        f"max(created_at) AS scored_at{extra} FROM (SELECT *, "
-        # One 64-bit hash of the replacing key groups far faster than its seven strings (collisions: ~never).
-        "cityHash64(target_type, target_id, name, source, evaluator, evaluator_version, author) AS score_key "
-        f"FROM scores WHERE {where} AND value IS NOT NULL) GROUP BY score_key"
+        # score_key: the stored 64-bit hash of the replacing key (0053), read instead of its seven strings.
+        f"max(created_at) AS scored_at{extra} FROM (SELECT *, score_key AS s_key "
+        f"FROM scores WHERE {where} AND value IS NOT NULL) GROUP BY s_key"
     )
 
 

@@ -4,7 +4,7 @@ Scores are timed and grouped by the trace they judge (analytics/window.py). A tr
 models groups under their names joined with '+', in order.
 
 Both reads are shaped for big windows (a week of 10M spans, millions of scores): the score key is
-grouped by one 64-bit hash of its seven columns instead of seven strings (~7x faster), and the rollup
+grouped by `score_key`, the stored 64-bit hash of its seven columns (migration 0053), and the rollup
 is read only for scored traces, matched by a hash of the trace id (a UInt64 set, not a String one).
 """
 
@@ -67,8 +67,7 @@ def latest(where: str, extra: str = "") -> str:
         "any(s_name) AS name, any(s_source) AS source, any(s_author) AS author, "
         f"argMax(s_value, s_updated) AS value, argMax(s_label, s_updated) AS label{extra} FROM ("
         "SELECT trace_id AS s_trace, target_type AS s_type, target_id AS s_target, name AS s_name, "
-        "source AS s_source, evaluator AS s_eval, evaluator_version AS s_version, author AS s_author, "
+        "source AS s_source, author AS s_author, score_key AS s_key, "
         f"value AS s_value, label AS s_label{rationale}, updated_at AS s_updated "
-        f"FROM scores WHERE {where} AND value IS NOT NULL) "
-        "GROUP BY cityHash64(s_type, s_target, s_name, s_source, s_eval, s_version, s_author)"
+        f"FROM scores WHERE {where} AND value IS NOT NULL) GROUP BY s_key"
     )
