@@ -90,12 +90,17 @@ def newest_page(store: Any, fields: str, skinny: str, where: list[str], having: 
         found += [(r["start_time"], r["trace_id"]) for r in store.query(
             sql, {**params, "s_lo": lo, "s_hi": hi, "sc_lo": lo, "sc_hi": hi, "need": limit + 1 - len(found)})]
         hi, step = lo, step * GROWTH
+    return page_rows(store, fields, params, found[:limit + 1])
+
+
+def page_rows(store: Any, fields: str, params: dict[str, Any], found: list[tuple[datetime, str]]) -> list[dict]:
+    """The full fields of the traces found (start, id), newest first. A trace's rows lie within a day of the
+    start found (a child's clock may run ahead of its parent's); the trace_id bloom index finds them."""
     if not found:
         return []
-    found = found[:limit + 1]
     return store.query(
-        f"SELECT {fields} FROM trace_list WHERE project = {{project:String}} "
-        "AND first_start >= {p_lo:DateTime64(6)} AND first_start < {p_hi:DateTime64(6)} + INTERVAL 1 DAY "
+        f"SELECT {fields} FROM trace_list WHERE project = {{project:String}} AND first_start >= "
+        "{p_lo:DateTime64(6)} - INTERVAL 1 DAY AND first_start < {p_hi:DateTime64(6)} + INTERVAL 1 DAY "
         "AND trace_id IN {page_ids:Array(String)} GROUP BY trace_id ORDER BY start_time DESC, trace_id DESC",
         {**params, "p_lo": min(t for t, _ in found), "p_hi": max(t for t, _ in found),
          "page_ids": [i for _, i in found]})

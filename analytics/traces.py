@@ -163,6 +163,16 @@ def list_traces(store: Store, project: str, f: TraceFilter, limit: int = 50,
     having = _trace_having(f, params)
     pre = tracepage.prefilters(f, params)
     total, exact = _count(store, f, " AND ".join(base), having, pre, params)
+    one = _one_condition(f, having, pre)
+    if sort == "newest" and one and exact and total <= tracepage.EXACT_COUNT_LIMIT:
+        # A sparse single filter: one pass over its rows finds the page (slices would widen many times).
+        rows = tracepage.page_rows(store, TRACE_FIELDS, params, _newest_one_condition(
+            store, " AND ".join(base), one, params, limit, decode_cursor(cursor) if cursor else None))
+        next_cursor = None
+        if len(rows) > limit:
+            rows = rows[:limit]
+            next_cursor = encode_cursor(rows[-1]["start_time"], rows[-1]["trace_id"])
+        return Page(rows, int(total), next_cursor)
     if sort == "newest" and f.trace_ids is None:  # the hot path: sliced, see analytics/tracepage.py
         skinny = ("trace_id, min(first_start) AS start_time, sum(error_count) AS error_count"
                   + (f", {_HAVING_FIELDS}" if len(having) > 2 else ""))  # > the two window conditions
@@ -208,9 +218,8 @@ def _count(store: Store, f: TraceFilter, base: str, having: list[str], pre: list
         params)[0]
     if counts[0] > tracepage.EXACT_COUNT_LIMIT:
         return int(counts[0]), False
-    # One filter that some row must match (several tags must all be present: not one row's test).
-    if len(pre) == 1 and len(having) == 3 and len(f.tags) < 2:
-        return _count_one_condition(store, base, pre[0], params), True
+    if one := _one_condition(f, having, pre):
+        return _count_one_condition(store, base, one, params), True
     narrow = ""
     if pre:  # the filter that matched fewest rows narrows the merge; HAVING checks them all
         fewest = pre[min(range(len(pre)), key=lambda i: counts[i + 1])]
@@ -222,14 +231,37 @@ def _count(store: Store, f: TraceFilter, base: str, having: list[str], pre: list
     return int(total), True
 
 
+def _one_condition(f: TraceFilter, having: list[str], pre: list[str]) -> str | None:
+    """The filter, when the search has one that some row of a trace must match (and nothing else to merge);
+    several tags must all be present, which is not one row's test."""
+    return pre[0] if len(pre) == 1 and len(having) == 3 and len(f.tags) < 2 else None
+
+
+# A trace's rows matching the condition, and the rows of the day before the window that tell the traces
+# which started earlier, grouped per trace (shared by the count and the page of a single-filter search).
+_ONE_CONDITION = (
+    "SELECT trace_id, min(first_start) AS start_time FROM trace_list WHERE {base} "
+    "AND first_start >= {{start:DateTime64(6)}} - INTERVAL 1 DAY AND first_start < {{end:DateTime64(6)}} "
+    "AND ({condition} OR first_start < {{start:DateTime64(6)}}) GROUP BY trace_id "
+    "HAVING start_time >= {{start:DateTime64(6)}} AND countIf({condition}) > 0"
+)
+
+
+def _newest_one_condition(store: Store, base: str, condition: str, params: dict[str, Any], limit: int,
+                          cursor: tuple[datetime, str] | None) -> list[tuple[datetime, str]]:
+    after = ""
+    if cursor:
+        params.update(c_start=cursor[0], c_id=cursor[1])
+        after = " AND (start_time, trace_id) < ({c_start:DateTime64(6)}, {c_id:String})"
+    return [(r[1], r[0]) for r in store.query_rows(
+        _ONE_CONDITION.format(base=base, condition=condition) + after
+        + " ORDER BY start_time DESC, trace_id DESC LIMIT {limit:UInt32}", {**params, "limit": limit + 1})]
+
+
 def _count_one_condition(store: Store, base: str, condition: str, params: dict[str, Any]) -> int:
-    """Traces started in the window with a row matching `condition`: its rows, plus the rows of the day
-    before the window (which tell the traces that started earlier), grouped per trace."""
-    return int(store.query_rows(
-        f"SELECT count() FROM (SELECT trace_id FROM trace_list WHERE {base} "
-        "AND first_start >= {start:DateTime64(6)} - INTERVAL 1 DAY AND first_start < {end:DateTime64(6)} "
-        f"AND ({condition} OR first_start < {{start:DateTime64(6)}}) GROUP BY trace_id "
-        f"HAVING min(first_start) >= {{start:DateTime64(6)}} AND countIf({condition}) > 0)", params)[0][0])
+    """Traces started in the window with a row matching `condition` (see _ONE_CONDITION)."""
+    return int(store.query_rows(f"SELECT count() FROM ({_ONE_CONDITION.format(base=base, condition=condition)})",
+                                params)[0][0])
 
 
 # Only the columns HAVING filters read, so counting does not merge the content previews.
