@@ -210,19 +210,20 @@ def _count(store: Store, f: TraceFilter, base: str, having: list[str], pre: list
         on_rows.append("service_name = {service:String}")
     if f.status == "ok":
         on_rows.append("error_count = 0")
-    # count() over a primary-key range alone is read from the index (countIf(1) would read a column).
-    matching = f"countIf({' AND '.join(on_rows)})" if on_rows else "count()"
-    counts = store.query_rows(
-        f"SELECT {matching}{''.join(f', countIf({c})' for c in pre)} FROM trace_list "
-        f"WHERE {base} AND first_start >= {{start:DateTime64(6)}} AND first_start < {{end:DateTime64(6)}}",
-        params)[0]
-    if counts[0] > tracepage.EXACT_COUNT_LIMIT:
-        return int(counts[0]), False
+    # Conditions in WHERE: a primary-key range alone is counted from the index, a user or session from
+    # the trace list's projections sorted by them.
+    window = "first_start >= {start:DateTime64(6)} AND first_start < {end:DateTime64(6)}"
+    estimate = int(store.query_rows(
+        f"SELECT count() FROM trace_list WHERE {' AND '.join([base, window, *on_rows])}", params)[0][0])
+    if estimate > tracepage.EXACT_COUNT_LIMIT:
+        return estimate, False
     if one := _one_condition(f, having, pre):
         return _count_one_condition(store, base, one, params), True
     narrow = ""
     if pre:  # the filter that matched fewest rows narrows the merge; HAVING checks them all
-        fewest = pre[min(range(len(pre)), key=lambda i: counts[i + 1])]
+        counts = store.query_rows(f"SELECT {', '.join(f'countIf({c})' for c in pre)} FROM trace_list "
+                                  f"WHERE {base} AND {window}", params)[0]
+        fewest = pre[min(range(len(pre)), key=lambda i: counts[i])]
         narrow = f" AND trace_id IN (SELECT trace_id FROM trace_list WHERE {base} AND {ROWS_IN_WINDOW} AND {fewest})"
     total = store.query_rows(
         f"SELECT count() FROM (SELECT trace_id, min(first_start) AS start_time, sum(error_count) AS error_count, "
@@ -237,13 +238,15 @@ def _one_condition(f: TraceFilter, having: list[str], pre: list[str]) -> str | N
     return pre[0] if len(pre) == 1 and len(having) == 3 and len(f.tags) < 2 else None
 
 
-# A trace's rows matching the condition, and the rows of the day before the window that tell the traces
-# which started earlier, grouped per trace (shared by the count and the page of a single-filter search).
+# The traces with a row in the window matching the condition, less those with a row in the day before
+# (they started earlier), shared by the count and the page of a single-filter search. The condition
+# alone in WHERE lets its skip index (user, session) prune.
 _ONE_CONDITION = (
     "SELECT trace_id, min(first_start) AS start_time FROM trace_list WHERE {base} "
-    "AND first_start >= {{start:DateTime64(6)}} - INTERVAL 1 DAY AND first_start < {{end:DateTime64(6)}} "
-    "AND ({condition} OR first_start < {{start:DateTime64(6)}}) GROUP BY trace_id "
-    "HAVING start_time >= {{start:DateTime64(6)}} AND countIf({condition}) > 0"
+    "AND first_start >= {{start:DateTime64(6)}} AND first_start < {{end:DateTime64(6)}} AND {condition} "
+    "AND trace_id NOT IN (SELECT trace_id FROM trace_list WHERE project = {{project:String}} "
+    "AND first_start >= {{start:DateTime64(6)}} - INTERVAL 1 DAY AND first_start < {{start:DateTime64(6)}}) "
+    "GROUP BY trace_id"
 )
 
 
