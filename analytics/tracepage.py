@@ -93,14 +93,17 @@ def newest_page(store: Any, fields: str, skinny: str, where: list[str], having: 
     return page_rows(store, fields, params, found[:limit + 1])
 
 
-def page_rows(store: Any, fields: str, params: dict[str, Any], found: list[tuple[datetime, str]]) -> list[dict]:
-    """The full fields of the traces found (start, id), newest first. A trace's rows lie within a day of the
-    start found (a child's clock may run ahead of its parent's); the trace_id bloom index finds them."""
+def page_rows(store: Any, fields: str, params: dict[str, Any], found: list[tuple[datetime, str]],
+              exact_start: bool = True) -> list[dict]:
+    """The full fields of the traces found (start, id), newest first; the trace_id bloom index finds their
+    rows, which lie within a day after the start, or also before it when the start found is not the merged
+    one (`exact_start` False: a child row may start before its root's row)."""
     if not found:
         return []
+    before = "" if exact_start else " - INTERVAL 1 DAY"
     return store.query(
         f"SELECT {fields} FROM trace_list WHERE project = {{project:String}} AND first_start >= "
-        "{p_lo:DateTime64(6)} - INTERVAL 1 DAY AND first_start < {p_hi:DateTime64(6)} + INTERVAL 1 DAY "
+        f"{{p_lo:DateTime64(6)}}{before} AND first_start < {{p_hi:DateTime64(6)}} + INTERVAL 1 DAY "
         "AND trace_id IN {page_ids:Array(String)} GROUP BY trace_id ORDER BY start_time DESC, trace_id DESC",
         {**params, "p_lo": min(t for t, _ in found), "p_hi": max(t for t, _ in found),
          "page_ids": [i for _, i in found]})

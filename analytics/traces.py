@@ -166,8 +166,9 @@ def list_traces(store: Store, project: str, f: TraceFilter, limit: int = 50,
     one = _one_condition(f, having, pre)
     if sort == "newest" and one and exact and total <= tracepage.EXACT_COUNT_LIMIT:
         # A sparse single filter: one pass over its rows finds the page (slices would widen many times).
-        rows = tracepage.page_rows(store, TRACE_FIELDS, params, _newest_one_condition(
-            store, " AND ".join(base), one, params, limit, decode_cursor(cursor) if cursor else None))
+        found = _newest_one_condition(store, " AND ".join(base), one, params, limit,
+                                      decode_cursor(cursor) if cursor else None)
+        rows = tracepage.page_rows(store, TRACE_FIELDS, params, found, exact_start=False)
         next_cursor = None
         if len(rows) > limit:
             rows = rows[:limit]
