@@ -34,14 +34,16 @@ class ScoreCondition:
         return cls(match.group(1), _OPS[match.group(2)], float(match.group(3)))
 
 
-def latest_scores(where: str, extra: str = "") -> str:
-    """Newest value per score key among rows matching `where` (which must filter on the project)."""
+def latest_scores(where: str, extra: str = "", inner: str = "") -> str:
+    """Newest value per score key among rows matching `where` (which must filter on the project).
+
+    `inner` adds columns computed per row (", expr AS s_x"), for `extra` aggregates over them."""
     return (
         "SELECT any(trace_id) AS trace_id, any(target_type) AS target_type, any(target_id) AS target_id, "
         "any(name) AS name, any(source) AS source, any(evaluator) AS evaluator, any(author) AS author, "
         "argMax(value, updated_at) AS value, argMax(label, updated_at) AS label, "
         # score_key: the stored 64-bit hash of the replacing key (0053), read instead of its seven strings.
-        f"max(created_at) AS scored_at{extra} FROM (SELECT *, score_key AS s_key "
+        f"max(created_at) AS scored_at{extra} FROM (SELECT *, score_key AS s_key{inner} "
         f"FROM scores WHERE {where} AND value IS NOT NULL) GROUP BY s_key"
     )
 
@@ -81,32 +83,61 @@ STAMPED = {
 }
 
 
-def scored_traces(score_where: str, segment: str | None = None) -> str:
+MAX_PENDING = 5000  # unstamped traces looked up per read; beyond, they are joined (slower, as exact)
+
+
+def _pending_traces(segment: str | None, where: str) -> str:
+    """Start (and segment) of the traces of unstamped scores in the window, from `trace_list`."""
+    seg = f", {SEGMENTS[segment]} AS segment" if segment else ""
+    return (f"SELECT trace_id, min(first_start) AS t_start{seg} FROM trace_list "
+            "WHERE project = {project:String} AND first_start >= {start:DateTime64(6)} - INTERVAL 1 DAY "
+            "AND first_start < {end:DateTime64(6)} + INTERVAL 1 DAY "
+            f"AND trace_id IN (SELECT trace_id FROM scores WHERE {where} AND {_UNSTAMPED}) GROUP BY trace_id "
+            "HAVING t_start >= {start:DateTime64(6)} AND t_start < {end:DateTime64(6)}")
+
+
+def scored_traces(store: Any, params: dict[str, Any], score_where: str = "", segment: str | None = None) -> str:
     """Latest scores with their trace's start time (and one trace-level segment), in the window.
 
-    Expects params project, start, end, day_from, day_to. `score_where` narrows the scores (" AND name = …").
-    Columns: trace_id, target_type, target_id, name, source, author, value, label, trace_start[, segment].
-    Stamped scores (store/scores.py) carry the trace's start and facts; the rest (the trace had not
-    arrived when they were written) are joined to `trace_list`, unless a stamped version replaced them.
+    Expects params project, start, end, day_from, day_to (and adds its own). `score_where` narrows the
+    scores (" AND name = …"). Columns: trace_id, target_type, target_id, name, source, author, value,
+    label, trace_start[, segment]. Stamped scores (store/scores.py) carry the trace's start and facts;
+    the traces of the rest (written before their trace arrived) are looked up first, and their facts
+    passed in as arrays, so one pass over `scores` takes the newest version of every key.
     """
     where = f"project = {{project:String}} AND created_at >= {{day_from:Date}} AND trace_id != ''{score_where}"
+    pending = store.query_rows(f"{_pending_traces(segment, where)} LIMIT {MAX_PENDING + 1}", params)
+    if len(pending) > MAX_PENDING:
+        return _scored_traces_joined(where, segment)
+    params.update(p_ids=[r[0] for r in pending], p_starts=[r[1] for r in pending])
+    at = "indexOf({p_ids:Array(String)}, trace_id)"
+    inner = (f", if({_UNSTAMPED}, {{p_starts:Array(DateTime64(6, 'UTC'))}}[{at}], trace_start) AS s_start")
+    if segment:
+        params["p_segments"] = [r[2] for r in pending]
+        kind = "Array(Array(String))" if segment == "model" else "Array(String)"
+        inner += f", if({_UNSTAMPED}, {{p_segments:{kind}}}[{at}], {STAMPED[segment]}) AS s_segment"
+    latest = latest_scores(
+        f"{where} AND (trace_start >= {{start:DateTime64(6)}} AND trace_start < {{end:DateTime64(6)}} "
+        f"OR {_UNSTAMPED} AND trace_id IN {{p_ids:Array(String)}})",
+        ", any(s_start) AS trace_start" + (", any(s_segment) AS segment" if segment else ""), inner)
+    return (f"SELECT trace_id, target_type, target_id, name, source, author, value, label, trace_start"
+            f"{', segment' if segment else ''} FROM ({latest})")
+
+
+def _scored_traces_joined(where: str, segment: str | None) -> str:
+    """scored_traces for many unstamped scores (e.g. just after an upgrade): stamped ones, plus the rest
+    joined to their traces unless a stamped version replaced them."""
     cols = "trace_id, target_type, target_id, name, source, author, value, label, trace_start"
     stamped = latest_scores(
         f"{where} AND trace_start >= {{start:DateTime64(6)}} AND trace_start < {{end:DateTime64(6)}}",
         ", any(trace_start) AS trace_start" + (f", any({STAMPED[segment]}) AS segment" if segment else ""))
     pending = (f"{where} AND {_UNSTAMPED} AND {_KEY} NOT IN (SELECT {_KEY} FROM scores WHERE {where} "
                f"AND NOT {_UNSTAMPED} AND trace_id IN (SELECT trace_id FROM scores WHERE {where} AND {_UNSTAMPED}))")
-    seg = f", {SEGMENTS[segment]} AS segment" if segment else ""
     joined = (
         "SELECT s.trace_id AS trace_id, s.target_type AS target_type, s.target_id AS target_id, s.name AS name, "
         "s.source AS source, s.author AS author, s.value AS value, s.label AS label, t.t_start AS trace_start"
         f"{', t.segment AS segment' if segment else ''} "
-        f"FROM ({latest_scores(pending)}) AS s INNER JOIN ("
-        f"SELECT trace_id, min(first_start) AS t_start{seg} FROM trace_list "
-        "WHERE project = {project:String} AND first_start >= {start:DateTime64(6)} - INTERVAL 1 DAY "
-        "AND first_start < {end:DateTime64(6)} + INTERVAL 1 DAY "
-        f"AND trace_id IN (SELECT trace_id FROM scores WHERE {where} AND {_UNSTAMPED}) GROUP BY trace_id "
-        "HAVING t_start >= {start:DateTime64(6)} AND t_start < {end:DateTime64(6)}"
-        ") AS t ON s.trace_id = t.trace_id"
+        f"FROM ({latest_scores(pending)}) AS s INNER JOIN ({_pending_traces(segment, where)}) AS t "
+        "ON s.trace_id = t.trace_id"
     )
     return f"SELECT {cols}{', segment' if segment else ''} FROM ({stamped}) UNION ALL {joined}"

@@ -11,7 +11,7 @@ import time
 import httpx
 import pytest
 
-from analytics import tracepage
+from analytics import scoresql, tracepage
 from tests.support.otlp import llm_span, new_span_id, new_trace_id, span, trace_request
 
 PB = {"Content-Type": "application/x-protobuf"}
@@ -112,7 +112,10 @@ def _scores(server, names: tuple[str, ...] = ("thumbs",)) -> list[tuple]:
         "WHERE name IN {n:Array(String)} ORDER BY updated_at", {"n": list(names)})
 
 
-def test_scores_are_stamped_with_their_trace_and_feedback_that_races_it_still_counts(server):
+@pytest.mark.parametrize("max_pending", [5000, 0], ids=["looked-up", "joined"])
+def test_scores_are_stamped_with_their_trace_and_feedback_that_races_it_still_counts(server, monkeypatch, max_pending):
+    # Unstamped scores are looked up and passed in, or (past MAX_PENDING, as after an upgrade) joined.
+    monkeypatch.setattr(scoresql, "MAX_PENDING", max_pending)
     now = time.time_ns()
     stamped, racing = new_trace_id(), new_trace_id()
     ingest(server, request(stamped, now - 2 * HOUR_NS, "first", user="u-7", prompt="v1"), service="bot")
