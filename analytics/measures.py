@@ -44,7 +44,7 @@ MEASURES = (  # key, label, unit, higher is better
 
 def _scores(store: Store, project: str, w: Window) -> dict[str, Any]:
     params: dict[str, Any] = {"project": project, **w.params(), "safety": list(SAFETY)}
-    inner = scored_traces(store, params)
+    inner = scored_traces(store, params, columns=("trace_id", "name", "source", "value"))
     by_name = {(r["name"], r["source"]): r for r in store.query(
         f"SELECT name, source, count() AS n, avg(value) AS mean, max(value) AS top FROM ({inner}) "
         "GROUP BY name, source", params)}
@@ -77,7 +77,7 @@ def _satisfaction(by_name: dict) -> tuple[float | None, int]:
 def prompt_versions(store: Store, project: str, w: Window) -> list[dict[str, Any]]:
     """Quality per prompt version, each compared with its predecessor (see the module docstring)."""
     params: dict[str, Any] = {"project": project, **w.params(), "names": list(QUALITY)}
-    inner = scored_traces(store, params, " AND name IN {names:Array(String)}", "prompt_version")
+    inner = scored_traces(store, params, " AND name IN {names:Array(String)}", "prompt_version", ("value",))
     rows = store.query(
         f"SELECT segment AS prompt, count() AS n, avg(value) AS mean, varSamp(value) AS var, "
         f"min(trace_start) AS first_seen FROM ({inner}) WHERE segment != ':' GROUP BY prompt "

@@ -31,7 +31,7 @@ def score_series(store: Store, project: str, w: Window, bucket: str, names: list
     if breakdown and breakdown not in SEGMENTS:
         raise ValueError(f"breakdown must be one of {', '.join(SEGMENTS)}")
     params: dict[str, Any] = {"project": project, **w.params(), "top": top}
-    inner = scored_traces(store, params, _score_where(names, source, params), breakdown)
+    inner = scored_traces(store, params, _score_where(names, source, params), breakdown, ("name", "source", "value"))
     seg = "''"
     if breakdown:
         seg = "arrayJoin(if(empty(segment), [''], segment))" if breakdown == "model" else "segment"
@@ -46,7 +46,8 @@ def score_summary(store: Store, project: str, w: Window, names: list[str] | None
                   source: str | None = None) -> list[dict[str, Any]]:
     """Per evaluator and source: count, mean, direction, value histogram and label counts."""
     params: dict[str, Any] = {"project": project, **w.params()}
-    inner = scored_traces(store, params, _score_where(names, source, params))
+    inner = scored_traces(store, params, _score_where(names, source, params),
+                          columns=("name", "source", "value", "label"))
     rows = store.query(
         f"SELECT name, source, round(value, 2) AS v, label, count() AS n FROM ({inner}) "
         "GROUP BY name, source, v, label ORDER BY name, source, v", params)
@@ -73,7 +74,7 @@ def quality_by_segment(store: Store, project: str, w: Window, by: str, names: li
     if by not in SEGMENTS:
         raise ValueError(f"by must be one of {', '.join(SEGMENTS)}")
     params: dict[str, Any] = {"project": project, **w.params(), "limit": limit}
-    inner = scored_traces(store, params, _score_where(names, source, params), by)
+    inner = scored_traces(store, params, _score_where(names, source, params), by, ("trace_id", "name", "value"))
     seg = "arrayJoin(if(empty(segment), [''], segment))" if by == "model" else "segment"
     return store.query(
         f"SELECT {seg} AS segment, name, count() AS n, avg(value) AS mean, uniqExact(trace_id) AS traces "
@@ -85,7 +86,8 @@ def worst_scores(store: Store, project: str, w: Window, evaluator: str, limit: i
     """The traces that scored worst on one evaluator, worst first, with the verdict's rationale."""
     params: dict[str, Any] = {"project": project, **w.params(), "limit": limit}
     better = higher_is_better(evaluator) if higher_better is None else higher_better
-    inner = scored_traces(store, params, _score_where([evaluator], source, params))
+    inner = scored_traces(store, params, _score_where([evaluator], source, params),
+                          columns=("trace_id", "target_id", "value", "label"))
     # k orders worst first whichever the direction; aliases differ from columns so none shadows another.
     rows = store.query(
         "SELECT trace_id, min(k) AS worst, argMin(v, k) AS value, argMin(l, k) AS label, argMin(tid, k) AS target_id, "

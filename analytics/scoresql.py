@@ -34,16 +34,23 @@ class ScoreCondition:
         return cls(match.group(1), _OPS[match.group(2)], float(match.group(3)))
 
 
-def latest_scores(where: str, extra: str = "", inner: str = "") -> str:
+_LATEST = {
+    "trace_id": "any(trace_id)", "target_type": "any(target_type)", "target_id": "any(target_id)",
+    "name": "any(name)", "source": "any(source)", "evaluator": "any(evaluator)", "author": "any(author)",
+    "value": "argMax(value, updated_at)", "label": "argMax(label, updated_at)", "scored_at": "max(created_at)",
+}
+SCORE_FIELDS = tuple(_LATEST)
+
+
+def latest_scores(where: str, extra: str = "", inner: str = "", columns: tuple[str, ...] = SCORE_FIELDS) -> str:
     """Newest value per score key among rows matching `where` (which must filter on the project).
 
-    `inner` adds columns computed per row (", expr AS s_x"), for `extra` aggregates over them."""
+    `inner` adds columns computed per row (", expr AS s_x"), for `extra` aggregates over them. Ask only for
+    the `columns` used: ClickHouse does not drop an unused aggregate, and each id string costs ~20 % more."""
+    fields = ", ".join(f"{_LATEST[c]} AS {c}" for c in columns)
     return (
-        "SELECT any(trace_id) AS trace_id, any(target_type) AS target_type, any(target_id) AS target_id, "
-        "any(name) AS name, any(source) AS source, any(evaluator) AS evaluator, any(author) AS author, "
-        "argMax(value, updated_at) AS value, argMax(label, updated_at) AS label, "
         # score_key: the stored 64-bit hash of the replacing key (0053), read instead of its seven strings.
-        f"max(created_at) AS scored_at{extra} FROM (SELECT *, score_key AS s_key{inner} "
+        f"SELECT {fields}{extra} FROM (SELECT *, score_key AS s_key{inner} "
         f"FROM scores WHERE {where} AND value IS NOT NULL) GROUP BY s_key"
     )
 
@@ -96,14 +103,16 @@ def _pending_traces(segment: str | None, where: str) -> str:
             "HAVING t_start >= {start:DateTime64(6)} AND t_start < {end:DateTime64(6)}")
 
 
-def scored_traces(store: Any, params: dict[str, Any], score_where: str = "", segment: str | None = None) -> str:
+def scored_traces(store: Any, params: dict[str, Any], score_where: str = "", segment: str | None = None,
+                  columns: tuple[str, ...] = ("trace_id", "target_type", "target_id", "name", "source", "author",
+                                              "value", "label")) -> str:
     """Latest scores with their trace's start time (and one trace-level segment), in the window.
 
     Expects params project, start, end, day_from, day_to (and adds its own). `score_where` narrows the
-    scores (" AND name = …"). Columns: trace_id, target_type, target_id, name, source, author, value,
-    label, trace_start[, segment]. Stamped scores (store/scores.py) carry the trace's start and facts;
-    the traces of the rest (written before their trace arrived) are looked up first, and their facts
-    passed in as arrays, so one pass over `scores` takes the newest version of every key.
+    scores (" AND name = …"). Columns: `columns` (of SCORE_FIELDS), trace_start[, segment]. Stamped scores
+    (store/scores.py) carry the trace's start and facts; the traces of the rest (written before their
+    trace arrived) are looked up first, and their facts passed in as arrays, so one pass over `scores`
+    takes the newest version of every key.
     """
     where = f"project = {{project:String}} AND created_at >= {{day_from:Date}} AND trace_id != ''{score_where}"
     pending = store.query_rows(f"{_pending_traces(segment, where)} LIMIT {MAX_PENDING + 1}", params)
@@ -119,9 +128,8 @@ def scored_traces(store: Any, params: dict[str, Any], score_where: str = "", seg
     latest = latest_scores(
         f"{where} AND (trace_start >= {{start:DateTime64(6)}} AND trace_start < {{end:DateTime64(6)}} "
         f"OR {_UNSTAMPED} AND trace_id IN {{p_ids:Array(String)}})",
-        ", any(s_start) AS trace_start" + (", any(s_segment) AS segment" if segment else ""), inner)
-    return (f"SELECT trace_id, target_type, target_id, name, source, author, value, label, trace_start"
-            f"{', segment' if segment else ''} FROM ({latest})")
+        ", any(s_start) AS trace_start" + (", any(s_segment) AS segment" if segment else ""), inner, columns)
+    return f"SELECT {', '.join(columns)}, trace_start{', segment' if segment else ''} FROM ({latest})"
 
 
 def _scored_traces_joined(where: str, segment: str | None) -> str:

@@ -98,7 +98,7 @@ def list_users(store: Store, project: str, w: Window, sort: str = "cost", q: str
 def _feedback(store: Store, project: str, w: Window, users: list[str]) -> dict[str, tuple[int, float]]:
     """End-user feedback on each user's traces, scaled to 0..1 (a 1-5 rating becomes (v-1)/4)."""
     params: dict[str, Any] = {"project": project, **w.params(), "users": users}
-    inner = scored_traces(store, params, " AND source = 'user_feedback'", "user")
+    inner = scored_traces(store, params, " AND source = 'user_feedback'", "user", ("name", "value"))
     rows = store.query_rows(
         "SELECT segment, count(), avg(if(top > 1, (value - 1) / 4, value)) FROM ("
         f"SELECT segment, value, max(value) OVER (PARTITION BY name) AS top FROM ({inner})) "
