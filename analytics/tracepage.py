@@ -23,7 +23,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-FIRST_SLICE = timedelta(hours=1)
+FIRST_SLICE = timedelta(hours=1)  # without an estimate of the traffic
+MIN_SLICE = timedelta(minutes=1)
 SLACK = timedelta(days=1)  # how far a trace's rows may lie from its start (its longest expected duration)
 EXACT_COUNT_LIMIT = 10_000  # below this many (estimated) traces an exact count costs little
 OFFSET = "offset:"  # cursors of sorted (non-time) pages
@@ -55,20 +56,25 @@ def prefilters(f: Any, params: dict[str, Any]) -> list[str]:
 
 
 def newest_page(store: Any, fields: str, skinny: str, where: list[str], having: list[str], pre: list[str],
-                params: dict[str, Any], limit: int, cursor: tuple[datetime, str] | None) -> list[dict[str, Any]]:
+                params: dict[str, Any], limit: int, cursor: tuple[datetime, str] | None,
+                expected: int = 0) -> list[dict[str, Any]]:
     """Up to limit+1 traces, newest first, strictly after the cursor; see the module docstring.
 
     Slices are searched with `skinny` fields only (start time and what HAVING reads); the full fields
     are merged for the page's traces alone. `where` holds the conditions on rows other than time.
+    `expected` (traces in the window, an estimate) sizes the first slice to hold a few pages.
     """
     start, hi = _utc(params["start"]), _utc(params["end"])
+    end = hi
     conditions = list(having)
     if cursor:
         params.update(c_start=cursor[0], c_id=cursor[1])
         conditions.append("(start_time, trace_id) < ({c_start:DateTime64(6)}, {c_id:String})")
         hi = min(hi, _utc(cursor[0]) + timedelta(microseconds=1))
-    # Unfiltered, later rows cannot change the order; filters read every row of the trace.
-    upper = "{s_hi:DateTime64(6)} + INTERVAL 1 DAY" if len(having) > 2 else "{s_hi:DateTime64(6)}"
+    # Rows up to s_top: unfiltered, later rows cannot change the order, so the slice's end; filters read
+    # every row of the trace, so a day more.
+    filtered = len(having) > 2
+    upper = "{s_top:DateTime64(6)}"
     rows_where = " AND ".join([*where, "first_start >= {s_lo:DateTime64(6)}", f"first_start < {upper}"])
     rootless = ("project = {project:String} AND first_start >= {s_lo:DateTime64(6)} "
                 "AND first_start < {s_hi:DateTime64(6)} AND pick_key > 0")
@@ -79,16 +85,28 @@ def newest_page(store: Any, fields: str, skinny: str, where: list[str], having: 
     for condition in pre:
         rows_where += (" AND trace_id IN (SELECT trace_id FROM trace_list WHERE project = {project:String} "
                        f"AND first_start >= {{s_lo:DateTime64(6)}} AND first_start < {upper} AND {condition})")
-    sql = (f"SELECT {skinny} FROM trace_list WHERE {rows_where} "
+    sql = (f"FROM trace_list WHERE {rows_where} "
            f"AND trace_id NOT IN (SELECT trace_id FROM trace_list WHERE {earlier}) GROUP BY trace_id "
            f"HAVING {' AND '.join(conditions)} AND start_time >= {{s_lo:DateTime64(6)}} "
            "AND start_time < {s_hi:DateTime64(6)} ORDER BY start_time DESC, trace_id DESC LIMIT {need:UInt32}")
     found: list[tuple[datetime, str]] = []
     step = FIRST_SLICE
+    if expected > 0:
+        step = min(max((end - start) * min(1.0, 3 * (limit + 1) / expected), MIN_SLICE), end - start)
+    first = step
     while hi > start and len(found) <= limit:
         lo = max(start, hi - step)
-        found += [(r["start_time"], r["trace_id"]) for r in store.query(
-            sql, {**params, "s_lo": lo, "s_hi": hi, "sc_lo": lo, "sc_hi": hi, "need": limit + 1 - len(found)})]
+        # On the first page, while nothing newer was found, a slice's rows up to the window's end are its
+        # traces' rows: merge every field there (while the slice is small), and when it fills the page that
+        # is the last query.
+        whole = cursor is None and not found and step <= first * GROWTH
+        top = hi + timedelta(days=1) if filtered else (end if whole else hi)
+        rows = store.query(f"SELECT {fields if whole else skinny} {sql}",
+                           {**params, "s_lo": lo, "s_hi": hi, "s_top": top, "sc_lo": lo, "sc_hi": hi,
+                            "need": limit + 1 - len(found)})
+        if whole and len(rows) > limit:
+            return rows
+        found += [(r["start_time"], r["trace_id"]) for r in rows]
         hi, step = lo, step * GROWTH
     return page_rows(store, fields, params, found[:limit + 1])
 

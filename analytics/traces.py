@@ -178,7 +178,7 @@ def list_traces(store: Store, project: str, f: TraceFilter, limit: int = 50,
         skinny = ("trace_id, min(first_start) AS start_time, sum(error_count) AS error_count"
                   + (f", {_HAVING_FIELDS}" if len(having) > 2 else ""))  # > the two window conditions
         rows = tracepage.newest_page(store, TRACE_FIELDS, skinny, base, having, pre, params, limit,
-                                     decode_cursor(cursor) if cursor else None)
+                                     decode_cursor(cursor) if cursor else None, expected=total)
         next_cursor = None
         if len(rows) > limit:
             rows = rows[:limit]

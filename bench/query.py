@@ -126,6 +126,12 @@ def main() -> int:
         print(f"merged the parts of {', '.join(SETTLE)} in {time.perf_counter() - started:.0f}s", flush=True)
     if args.seed_only:
         return 0
+    if args.reuse and have:  # a live system has traffic in its last hour; a reused seed stopped when it was made
+        synth = Synth(random.Random(time.time_ns()), project="default", days=1 / 24, now=datetime.now(UTC))
+        span_rows, score_rows = synth.batch(args.spans // (args.days * 24))
+        store.insert("spans", span_rows, SPAN_COLUMNS)
+        store.insert("scores", score_rows, SCORE_COLUMNS)
+        print(f"added the last hour's traffic: {len(span_rows):,} spans", flush=True)
     counts = {t: store.query_rows(f"SELECT count() FROM {t}")[0][0] for t in ("spans", "traces", "scores")}
     print("rows:", ", ".join(f"{t} {n:,}" for t, n in counts.items()), flush=True)
 

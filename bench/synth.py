@@ -25,7 +25,7 @@ _SCOL = {name: i for i, name in enumerate(SCORE_COLUMNS)}
 
 
 class Synth:
-    def __init__(self, rng: random.Random, project: str, days: int, now: datetime) -> None:
+    def __init__(self, rng: random.Random, project: str, days: float, now: datetime) -> None:
         self.rng, self.project, self.now = rng, project, now
         self.span_seconds = days * 86_400
         self.texts = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(30, 90))) for _ in range(200)]
