@@ -134,7 +134,9 @@ def test_prompt_v3_is_really_worse_than_v2(demo) -> None:
     _, result, client = demo
     stats: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for version in ("2", "3"):
-        for trace in _details(client, result, version):
+        # 60 a version, not the newest 25: what the newest are depends on the hour the suite runs (the
+        # demo's clock is now): at 23:30 they held 9 knowledge questions, and the injection burst's refusals.
+        for trace in _details(client, result, version, n=60):
             spans = trace["spans"]
             docs = [d for s in spans if s["kind"] == "retriever" for d in s["documents"] or []]
             llm = [s for s in spans if s["kind"] == "llm" and s["status"] == "ok"]
@@ -143,8 +145,8 @@ def test_prompt_v3_is_really_worse_than_v2(demo) -> None:
                 continue  # knowledge questions only: order lookups and refunds have nothing to cite
             prompt_text = str(llm[0]["input"])
             stats[version]["context_in_prompt"].append('<doc id="' in prompt_text)
-            if "human agent" in root["output"] or root["output"].startswith("You're welcome"):
-                continue  # answers that make no claim (hand-overs, pleasantries) are neither cited nor not
+            if "human agent" in root["output"] or root["output"].startswith(("You're welcome", "I'm sorry, I can't")):
+                continue  # answers that make no claim (hand-overs, pleasantries, refusals) are neither cited nor not
             stats[version]["cited"].append(bool(re.search(r"\[kb-[\w-]+\]", root["output"])))
             stats[version]["grounded"].append(_grounded(root["output"], docs))
             stats[version]["input_tokens"].append(llm[0]["input_tokens"])
