@@ -3,7 +3,8 @@
 Both read `trace_list` (store/migrations/0050), ordered by (project, first_start): rows of a time range
 are a contiguous slice of the table. A page is found slice by slice, newest first: a slice's candidates
 are the traces with a row starting inside it, only those are merged (GROUP BY trace_id), and the slice
-widens (1 h, 4 h, 16 h…) until the page is full or the window is exhausted. A trace whose merged start
+(the first sized to hold about three pages at the estimated traffic) widens fourfold until the page is
+full or the window is exhausted. A trace whose merged start
 lies in the slice has a row starting there, so none is missed. A candidate with a row before the slice
 started earlier and belongs to an earlier slice. Only candidates without their root in the slice can
 have one (a root's row starts no later than its children's), so only those are looked up, within SLACK
@@ -15,7 +16,9 @@ Filters whose merged value must appear on some row (max-type facts, models, erro
 the candidates. The total is first estimated by counting the rows that match every filter (a trace
 usually has one row; unfiltered, the primary key alone counts a time range). Up to EXACT_COUNT_LIMIT
 the traces are then counted exactly, narrowed by the filter that matched fewest rows; above it the
-estimate is the total (`total_exact: false`).
+estimate is the total (`total_exact: false`). A sparse search with a single such filter skips the
+slices: one pass over its matching rows (a projection by user or session) finds the page
+(analytics/traces.py).
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ from typing import Any
 
 FIRST_SLICE = timedelta(hours=1)  # without an estimate of the traffic
 MIN_SLICE = timedelta(minutes=1)
-SLACK = timedelta(days=1)  # how far a trace's rows may lie from its start (its longest expected duration)
+# How far a trace's rows may lie from its start (its longest expected duration); "INTERVAL 1 DAY" in the SQL.
+SLACK = timedelta(days=1)
 EXACT_COUNT_LIMIT = 10_000  # below this many (estimated) traces an exact count costs little
 OFFSET = "offset:"  # cursors of sorted (non-time) pages
 GROWTH = 4
