@@ -132,7 +132,7 @@ def page_rows(store: Any, fields: str, params: dict[str, Any], found: list[tuple
 
 
 def sorted_page(store: Any, sql: str, params: dict[str, Any], limit: int, cursor: str | None,
-                total: int) -> Any:
+                total: int, total_exact: bool = True) -> Any:
     """A page of a search sorted by something other than time: offset pagination in an opaque cursor."""
     from analytics import traces as tq  # the caller's module: imported late, it imports this one
 
@@ -148,4 +148,4 @@ def sorted_page(store: Any, sql: str, params: dict[str, Any], limit: int, cursor
     if len(rows) > limit:
         rows = rows[:limit]
         next_cursor = tq.encode_cursor(datetime.fromtimestamp(0, UTC), f"{OFFSET}{offset + limit}")
-    return tq.Page(rows, int(total), next_cursor)
+    return tq.Page(rows, int(total), next_cursor, total_exact)

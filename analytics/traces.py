@@ -187,7 +187,7 @@ def list_traces(store: Store, project: str, f: TraceFilter, limit: int = 50,
     if sort != "newest":
         return tracepage.sorted_page(
             store, f"SELECT {TRACE_FIELDS} FROM trace_list WHERE {where} GROUP BY trace_id "
-            f"HAVING {' AND '.join(having)} ORDER BY {SORTS[sort]}", params, limit, cursor, total)
+            f"HAVING {' AND '.join(having)} ORDER BY {SORTS[sort]}", params, limit, cursor, total, exact)
     if cursor:
         c_start, c_id = decode_cursor(cursor)
         params.update(c_start=c_start, c_id=c_id)
@@ -200,7 +200,7 @@ def list_traces(store: Store, project: str, f: TraceFilter, limit: int = 50,
     if len(rows) > limit:
         rows = rows[:limit]
         next_cursor = encode_cursor(rows[-1]["start_time"], rows[-1]["trace_id"])
-    return Page(rows, int(total), next_cursor)
+    return Page(rows, int(total), next_cursor, total_exact=exact)
 
 
 def _count(store: Store, f: TraceFilter, base: str, having: list[str], pre: list[str],

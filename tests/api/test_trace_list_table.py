@@ -101,8 +101,10 @@ def test_big_unfiltered_searches_report_an_estimate(server, monkeypatch):
         exact = c.get("/api/traces").json()
         monkeypatch.setattr(tracepage, "EXACT_COUNT_LIMIT", 3)  # what 10 000 traces would do, with 6
         estimated = c.get("/api/traces").json()
+        by_cost = c.get("/api/traces", params={"sort": "cost"}).json()
     assert exact["total"] == 6 and "total_exact" not in exact
     assert estimated["total"] == 6 and estimated["total_exact"] is False
+    assert by_cost["total"] == 6 and by_cost["total_exact"] is False and len(by_cost["data"]) == 6
     assert [t["trace_id"] for t in estimated["data"]] == [t["trace_id"] for t in exact["data"]]
 
 
