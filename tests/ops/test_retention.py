@@ -22,7 +22,9 @@ def _seed(store: Store, project: str) -> None:
     now = datetime.now(UTC)
     spans, logs, scores = [], [], []
     for age in AGES:
-        t = now - timedelta(days=age, hours=1)
+        # An hour younger than `age` days: `traces` keeps time by calendar day, so a row 1 day and 1 hour
+        # old is 2 calendar days old just after midnight (and its content due under a 2-day TTL).
+        t = now - timedelta(days=age) + timedelta(hours=1)
         trace = f"{project}-{age:02d}".ljust(32, "0")
         spans.append((project, trace, f"s{age}", "", "root", t, t + timedelta(seconds=1), now,
                       f"question {age}", f"answer {age}", 0.01))
@@ -43,7 +45,8 @@ def _optimize(store: Store) -> None:
 def _left(store: Store, project: str) -> dict[str, dict[int, str]]:
     """Per table: age (days) -> the content still there."""
     p = {"p": project}
-    age = "dateDiff('day', {t}, now())"
+    # Days elapsed, rounded (rows are seeded an hour short of whole days; dateDiff('day') counts midnights).
+    age = "toUInt32(round(dateDiff('second', {t}, now()) / 86400))"
     out = {
         "spans": store.query_rows(f"SELECT {age.format(t='start_time')}, input FROM spans "
                                   "WHERE project = {p:String}", p),
