@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from analytics.scoresql import latest_scores
 from analytics.segments import Segment
-from analytics.tracefacts import latest
 from analytics.window import Window
 from store.client import Store
 
@@ -96,8 +96,9 @@ def score_counts(store: Store, project: str, w: Window, seg: Segment, size: int,
     spans_where = _where(project, w, seg, params) + _hash_keep(total, size, params)
     sampled = ("project = {project:String} AND created_at >= {day_from:Date} AND cityHash64(trace_id) IN "
                f"(SELECT cityHash64(trace_id) FROM spans WHERE {spans_where})")
-    rows = store.query_rows(
-        f"SELECT name, toString(round(value, 1)) AS v, count() FROM ({latest(sampled)}) GROUP BY name, v", params)
+    latest = latest_scores(sampled, columns=("name", "value"))
+    rows = store.query_rows(f"SELECT name, toString(round(value, 1)) AS v, count() FROM ({latest}) GROUP BY name, v",
+                            params)
     out: dict[str, dict[str, float]] = {}
     for name, value, n in rows:
         out.setdefault(str(name), {})[value] = float(n)

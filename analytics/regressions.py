@@ -15,8 +15,9 @@ from datetime import timedelta
 from typing import Any
 
 from analytics import stats
+from analytics.scoresql import SCORE_ROW, latest_scores
 from analytics.segments import ALL_TRAFFIC, Segment
-from analytics.tracefacts import GROUPS, latest, trace_facts
+from analytics.tracefacts import GROUPS, trace_facts
 from analytics.window import QUALITY, Window, higher_is_better
 from store.client import Store
 
@@ -56,7 +57,8 @@ def score_hists(store: Store, project: str, w: Window, by: str | None, seg: Segm
         where += " AND name IN {names:Array(String)}"
     rows = store.query_rows(
         f"SELECT {group} AS grp, s.name, s.source, round(s.value, 3) AS v, count(), min(t.t_start), max(t.t_start) "
-        f"FROM ({latest(where)}) AS s INNER JOIN ({trace_facts(by, seg, params, scored=where)}) AS t "
+        f"FROM ({latest_scores(where, columns=SCORE_ROW)}) AS s "
+        f"INNER JOIN ({trace_facts(by, seg, params, scored=where)}) AS t "
         "ON s.trace_id = t.trace_id GROUP BY grp, s.name, s.source, v", params)
     pairs: dict[str, dict[tuple[str, str], dict[float, float]]] = {}
     for grp, name, source, v, n, first, last in rows:
@@ -117,7 +119,8 @@ def example_traces(store: Store, project: str, w: Window, by: str | None, group:
     where = ("project = {project:String} AND name IN {names:Array(String)} "
              "AND created_at >= toDate({f_start:DateTime64(6)}) - 1")
     key = "if(name IN {lower:Array(String)}, -value, value)"
-    pool = store.query_rows(f"SELECT name, source, trace_id FROM ({latest(where)}) ORDER BY name, source, {key}, "
+    latest = latest_scores(where, columns=("name", "source", "trace_id", "value"))
+    pool = store.query_rows(f"SELECT name, source, trace_id FROM ({latest}) ORDER BY name, source, {key}, "
                             "trace_id LIMIT {pool:UInt32} BY name, source", params)
     params["cands"] = sorted({r[2] for r in pool})
     rows = _worst(store, params, f"{where} AND trace_id IN {{cands:Array(String)}}", by, seg)
@@ -144,7 +147,8 @@ def _worst(store: Store, params: dict[str, Any], where: str, by: str | None, seg
         "SELECT * FROM (SELECT s.trace_id AS trace_id, s.name AS name, s.source AS source, s.value AS value, "
         "s.label AS label, s.target_id AS target_id, t.t_start AS start_time, "
         "if(s.name IN {lower:Array(String)}, -s.value, s.value) AS k "
-        f"FROM ({latest(where)}) AS s INNER JOIN ({trace_facts(by, seg, params, scored=where)}) AS t "
+        f"FROM ({latest_scores(where, columns=SCORE_ROW)}) AS s "
+        f"INNER JOIN ({trace_facts(by, seg, params, scored=where)}) AS t "
         "ON s.trace_id = t.trace_id WHERE t.g = {grp:String} "
         "ORDER BY name, source, k, trace_id LIMIT 1 BY name, source, trace_id) "
         "ORDER BY name, source, k, trace_id LIMIT {limit:UInt32} BY name, source", params)

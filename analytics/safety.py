@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from analytics import stats
+from analytics.scoresql import SCORE_ROW, latest_scores
 from analytics.segments import ALL_TRAFFIC, Segment
-from analytics.tracefacts import GROUPS, latest, trace_facts
+from analytics.tracefacts import GROUPS, trace_facts
 from analytics.window import SAFETY, Window, bucket_expr
 
 THRESHOLD = 0.5
@@ -27,7 +28,6 @@ LABELS = {"pii_leak": "PII leaked in outputs", "secret_leak": "Secrets in output
           "prompt_injection": "Prompt injection attempts", "jailbreak": "Jailbreak attempts",
           "toxic_output": "Toxic outputs"}
 _CATEGORY_SQL = "multiIf(" + ", ".join(f"name = '{n}', '{c}'" for n, (c, _) in CATEGORIES.items()) + ", 'other')"
-_RATIONALE = ", argMax(s_rationale, s_updated) AS rationale"
 _FACTS = (", argMin(service_name, pick_key) AS service, max(environment) AS environment, "
           "if(max(prompt_name) = '', '', concat(max(prompt_name), ':', max(prompt_version))) AS prompt, "
           "groupUniqArrayArray(models) AS models, max(user_id) AS user_id")
@@ -44,8 +44,9 @@ def _judged(w: Window, seg: Segment, by: str | None, params: dict[str, Any], ext
     where = ("project = {project:String} AND name IN {safety:Array(String)} "
              "AND created_at >= toDate({f_start:DateTime64(6)}) - 1")
     flagged = f"{where} AND value >= {THRESHOLD}" if incidents else where
-    scores = latest(f"{where} AND cityHash64(trace_id) IN (SELECT cityHash64(trace_id) FROM scores WHERE {flagged})"
-                    if incidents else where, _RATIONALE if incidents else "")
+    only = f" AND cityHash64(trace_id) IN (SELECT cityHash64(trace_id) FROM scores WHERE {flagged})"
+    scores = latest_scores(f"{where}{only}" if incidents else where,
+                           columns=SCORE_ROW + (("rationale",) if incidents else ()))
     facts = trace_facts(by, seg, params, _FACTS if incidents else "", scored=flagged)
     return (f"SELECT s.trace_id AS trace_id, t.t_start AS t_start, t.g AS g, s.name AS name, s.source AS source, "
             f"s.value AS value, s.label AS label, s.target_type AS target_type, s.target_id AS target_id, "

@@ -1,7 +1,8 @@
 """SQL building blocks over `scores` shared by trace search, quality series and measures.
 
 `scores` is a ReplacingMergeTree: a re-scored key leaves older rows until a merge. Instead of FINAL,
-reads take the newest row per key with argMax(…, updated_at) — one pass, ordered like the table.
+reads take the newest row per key with argMax(…, updated_at), and only for the keys the writer marked
+`repeated` (store/scores.py); the rest, nearly all, are read as they are.
 Scores are tied to time through their trace (see analytics/window.py).
 """
 
@@ -40,27 +41,37 @@ _LATEST = {
     "trace_id": "any(trace_id)", "target_type": "any(target_type)", "target_id": "any(target_id)",
     "name": "any(name)", "source": "any(source)", "evaluator": "any(evaluator)", "author": "any(author)",
     "value": "argMax(value, updated_at)", "label": "argMax(label, updated_at)", "scored_at": "max(created_at)",
+    "rationale": "argMax(rationale, updated_at)",
 }
-SCORE_FIELDS = tuple(_LATEST)
+_AS_STORED = {"scored_at": "created_at"}  # a key with one row: its columns as they are
+SCORE_FIELDS = ("trace_id", "target_type", "target_id", "name", "source", "evaluator", "author", "value", "label",
+                "scored_at")
+SCORE_ROW = ("trace_id", "target_type", "target_id", "name", "source", "author", "value", "label")
+_READS = {"value": "value, updated_at", "label": "label, updated_at", "scored_at": "created_at",
+          "rationale": "rationale, updated_at"}
 
 
-_READS = {"value": "value, updated_at", "label": "label, updated_at", "scored_at": "created_at"}
+def latest_scores(where: str, extra: dict[str, str] | None = None, inner: str = "",
+                  columns: tuple[str, ...] = SCORE_FIELDS, reads: str = "") -> str:
+    """The newest value per score key among rows matching `where` (which must filter on the project).
 
-
-def latest_scores(where: str, extra: str = "", inner: str = "", columns: tuple[str, ...] = SCORE_FIELDS,
-                  reads: str = "") -> str:
-    """Newest value per score key among rows matching `where` (which must filter on the project).
-
-    `inner` adds columns computed per row (", expr AS s_x") from the table's columns `reads`, for `extra`
-    aggregates over them. Ask only for the `columns` used: ClickHouse neither drops an unused aggregate
-    nor prunes `SELECT *` in the subquery (on 1.4M scores each costs ~20-40 %)."""
-    fields = ", ".join(f"{_LATEST[c]} AS {c}" for c in columns)
+    Only keys marked `repeated` (written more than once, store/scores.py) are grouped; every other row is
+    its key's only row and is read as it is, so a window of a million scores costs a scan, not a GROUP BY
+    of a million keys. `inner` adds columns computed per row (", expr AS s_x") from the table's columns
+    `reads`; `extra` names output columns over them ({"trace_start": "s_start"}: a key's value is any of
+    its rows'). Ask only for the `columns` used: ClickHouse prunes neither unused aggregates nor
+    `SELECT *` in a subquery (on 1.4M scores each costs ~20-40 %).
+    """
+    extra = extra or {}
     names = {n.strip() for c in columns for n in _READS.get(c, c).split(",")} | {n.strip() for n in reads.split(",")}
-    return (
-        # score_key: the stored 64-bit hash of the replacing key (0053), read instead of its seven strings.
-        f"SELECT {fields}{extra} FROM (SELECT {', '.join(sorted(names - {''}))}, score_key AS s_key{inner} "
-        f"FROM scores WHERE {where} AND value IS NOT NULL) GROUP BY s_key"
-    )
+    read = ", ".join(sorted(names - {""}))
+    rows = f"{read}, score_key AS s_key{inner} FROM scores WHERE {where} AND value IS NOT NULL"
+    repeated = f"SELECT score_key FROM scores WHERE {where} AND repeated = 1"
+    single = [*(f"{_AS_STORED.get(c, c)} AS {c}" for c in columns), *(f"{e} AS {a}" for a, e in extra.items())]
+    grouped = [*(f"{_LATEST[c]} AS {c}" for c in columns), *(f"any({e}) AS {a}" for a, e in extra.items())]
+    # score_key: the stored 64-bit hash of the replacing key (0053), read instead of its seven strings.
+    return (f"SELECT {', '.join(single)} FROM (SELECT {rows} AND repeated = 0 AND score_key NOT IN ({repeated})) "
+            f"UNION ALL SELECT {', '.join(grouped)} FROM (SELECT {rows} AND score_key IN ({repeated})) GROUP BY s_key")
 
 
 def score_conditions_sql(conditions: list[ScoreCondition], params: dict[str, Any]) -> list[str]:
@@ -143,7 +154,7 @@ def scored_traces(store: Any, params: dict[str, Any], score_where: str = "", seg
     # No `trace_id != ''` here: a stamped score or a looked-up one has a trace, and the test would read every id.
     latest = latest_scores(
         f"project = {{project:String}} AND created_at >= {{day_from:Date}}{score_where} AND {stamped}",
-        ", any(s_start) AS trace_start" + (", any(s_segment) AS segment" if segment else ""), inner, columns, reads)
+        {"trace_start": "s_start", **({"segment": "s_segment"} if segment else {})}, inner, columns, reads)
     return f"SELECT {', '.join(columns)}, trace_start{', segment' if segment else ''} FROM ({latest})"
 
 
@@ -153,7 +164,7 @@ def _scored_traces_joined(where: str, segment: str | None) -> str:
     cols = "trace_id, target_type, target_id, name, source, author, value, label, trace_start"
     stamped = latest_scores(
         f"{where} AND trace_start >= {{start:DateTime64(6)}} AND trace_start < {{end:DateTime64(6)}}",
-        ", any(trace_start) AS trace_start" + (f", any({STAMPED[segment]}) AS segment" if segment else ""),
+        {"trace_start": "trace_start", **({"segment": STAMPED[segment]} if segment else {})}, columns=SCORE_ROW,
         reads="trace_start" + (f", {_STAMPED_READS[segment]}" if segment else ""))
     pending = (f"{where} AND {_UNSTAMPED} AND {_KEY} NOT IN (SELECT {_KEY} FROM scores WHERE {where} "
                f"AND NOT {_UNSTAMPED} AND trace_id IN (SELECT trace_id FROM scores WHERE {where} AND {_UNSTAMPED}))")
@@ -161,7 +172,7 @@ def _scored_traces_joined(where: str, segment: str | None) -> str:
         "SELECT s.trace_id AS trace_id, s.target_type AS target_type, s.target_id AS target_id, s.name AS name, "
         "s.source AS source, s.author AS author, s.value AS value, s.label AS label, t.t_start AS trace_start"
         f"{', t.segment AS segment' if segment else ''} "
-        f"FROM ({latest_scores(pending)}) AS s INNER JOIN ({_pending_traces(segment, where)}) AS t "
+        f"FROM ({latest_scores(pending, columns=SCORE_ROW)}) AS s INNER JOIN ({_pending_traces(segment, where)}) AS t "
         "ON s.trace_id = t.trace_id"
     )
     return f"SELECT {cols}{', segment' if segment else ''} FROM ({stamped}) UNION ALL {joined}"

@@ -1,11 +1,10 @@
-"""Per-trace facts from `trace_list` for grouping scores, and the newest score per key.
+"""Per-trace facts from `trace_list` for grouping scores (the newest score per key: analytics/scoresql.py).
 
 Scores are timed and grouped by the trace they judge (analytics/window.py). A trace that used several
 models groups under their names joined with '+', in order.
 
-Both reads are shaped for big windows (a week of 10M spans, millions of scores): the score key is
-grouped by `score_key`, the stored 64-bit hash of its seven columns (migration 0053), and the rollup
-is read only for scored traces, matched by a hash of the trace id (a UInt64 set, not a String one).
+Shaped for big windows (a week of 10M spans, millions of scores): `trace_list` is read only for scored
+traces, matched by a hash of the trace id (a UInt64 set, not a String one).
 """
 
 from __future__ import annotations
@@ -53,21 +52,3 @@ def trace_facts(by: str | None, seg: Segment, params: dict[str, Any], extra: str
             "WHERE project = {project:String} AND first_start >= {f_start:DateTime64(6)} - INTERVAL 1 DAY "
             f"AND first_start < {{f_end:DateTime64(6)}} + INTERVAL 1 DAY{only} GROUP BY trace_id "
             f"HAVING {' AND '.join(having)}")
-
-
-def latest(where: str, extra: str = "") -> str:
-    """The newest value per score key among rows matching `where` (which filters on the project first).
-
-    Columns: trace_id, target_type, target_id, name, source, author, value, label (+ `extra`, written
-    over the renamed columns, e.g. ", argMax(s_rationale, s_updated) AS rationale").
-    """
-    rationale = ", rationale AS s_rationale" if "s_rationale" in extra else ""  # a wide column: only when asked
-    return (
-        "SELECT any(s_trace) AS trace_id, any(s_type) AS target_type, any(s_target) AS target_id, "
-        "any(s_name) AS name, any(s_source) AS source, any(s_author) AS author, "
-        f"argMax(s_value, s_updated) AS value, argMax(s_label, s_updated) AS label{extra} FROM ("
-        "SELECT trace_id AS s_trace, target_type AS s_type, target_id AS s_target, name AS s_name, "
-        "source AS s_source, author AS s_author, score_key AS s_key, "
-        f"value AS s_value, label AS s_label{rationale}, updated_at AS s_updated "
-        f"FROM scores WHERE {where} AND value IS NOT NULL) GROUP BY s_key"
-    )

@@ -31,7 +31,7 @@ class Synth:
         self.texts = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(30, 90))) for _ in range(200)]
         self.templates = {role: span_tuple(self._template(role)) for role in ("root", "retriever", "llm", "tool")}
         self.score_template = score_tuple(ScoreRow(project=project, target_type="trace", source="llm_judge",
-                                                   evaluator_version="1", judge_model="judge-mini"))
+                                                   evaluator_version="1", judge_model="judge-mini", repeated=0))
         self.n = 0
 
     def _template(self, role: str) -> SpanRow:

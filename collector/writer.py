@@ -22,9 +22,10 @@ from collector.metrics import Metrics
 from collector.otlp import OTLPDecodeError
 from collector.pipeline import Pipeline, Rows, init_worker, process_in_worker
 from collector.wal import WAL, Batch
-from judges.otel_events import score_tuples
+from judges.otel_events import evaluation_scores
 from store.client import Store, StoreError
-from store.rows import LOG_COLUMNS, SCORE_COLUMNS, SPAN_COLUMNS, log_tuple, span_tuple
+from store.rows import LOG_COLUMNS, SPAN_COLUMNS, log_tuple, span_tuple
+from store.scores import insert_scores
 
 log = logging.getLogger(__name__)
 
@@ -181,8 +182,9 @@ class Writer:
             self.insert("spans", spans, SPAN_COLUMNS, f"{batch.token}-s")
         if logs:
             self.insert("logs", logs, LOG_COLUMNS, f"{batch.token}-l")
-        if scores := score_tuples(spans, logs):  # OTel evaluation results; scores replace, so no token
-            self.insert("scores", scores, SCORE_COLUMNS, "")
+        if scores := evaluation_scores(spans, logs):  # OTel evaluation results; scores replace, so no token
+            # After the spans: the trace's root, when in this batch, stamps its scores.
+            insert_scores(self.store, scores, lambda table, rows, cols: self.insert(table, rows, cols, ""))
         self.metrics.insert_seconds.observe(time.perf_counter() - started)
         self.metrics.spans_stored.inc(len(spans))
         self.wal.checkpoint(batch.last_seq)

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from store.rows import LOG_COLUMNS, SPAN_COLUMNS, LogRow, ScoreRow, SpanRow, score_tuple
+from store.rows import LOG_COLUMNS, SPAN_COLUMNS, LogRow, ScoreRow, SpanRow
 
 EVENT = "gen_ai.evaluation.result"
 NAME, VALUE, LABEL = "gen_ai.evaluation.name", "gen_ai.evaluation.score.value", "gen_ai.evaluation.score.label"
@@ -112,9 +112,9 @@ def scores_from_log(row: LogRow) -> list[ScoreRow]:
     return [score] if score is not None else []
 
 
-def score_tuples(spans: Iterable[Sequence[Any]], logs: Iterable[Sequence[Any]]) -> list[tuple]:
-    """Insert-ready score rows from insert-ready span and log tuples (what the writer holds, whether the
-    rows were made in this process or in ingest worker processes). Cheap when there is nothing to find."""
+def evaluation_scores(spans: Iterable[Sequence[Any]], logs: Iterable[Sequence[Any]]) -> list[ScoreRow]:
+    """Score rows from insert-ready span and log tuples (what the writer holds, whether the rows were
+    made in this process or in ingest worker processes). Cheap when there is nothing to find."""
     out: list[ScoreRow] = []
     for t in spans:
         if (t[_EVENTS_AT] and EVENT in t[_EVENTS_AT]) or NAME in t[_ATTRS_AT]:
@@ -122,4 +122,4 @@ def score_tuples(spans: Iterable[Sequence[Any]], logs: Iterable[Sequence[Any]]) 
     for t in logs:
         if t[_LOG_EVENT_AT] == EVENT:
             out += scores_from_log(LogRow(*t))
-    return [score_tuple(s) for s in out]
+    return out

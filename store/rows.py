@@ -113,6 +113,8 @@ class ScoreRow:
     t_prompt_version: str = ""
     t_release: str = ""
     t_models: list[str] = field(default_factory=list)
+    # 1 when the key may have another row (store/migrations/0054); store/scores.py sets it on write.
+    repeated: int = 1
 
 
 def columns(row_type: type) -> tuple[str, ...]:

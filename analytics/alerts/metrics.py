@@ -11,8 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from analytics import regressions, safety
+from analytics.scoresql import SCORE_ROW, latest_scores
 from analytics.segments import ALL_TRAFFIC, Segment
-from analytics.tracefacts import latest, trace_facts
+from analytics.tracefacts import trace_facts
 from analytics.window import Window, clean
 
 SPAN_MEASURES = ("requests", "cost_usd", "cost_per_request", "latency_p50", "latency_p95", "latency_p99", "error_rate")
@@ -48,7 +49,7 @@ def score_stats(store: Any, project: str, w: Window, seg: Segment, names: list[s
         where += " AND name IN {names:Array(String)}"
     return store.query(
         "SELECT s.name AS name, s.source AS source, count() AS n, avg(s.value) AS mean, max(s.value) AS top, "
-        f"countIf(s.value >= 0.5) AS high FROM ({latest(where)}) AS s "
+        f"countIf(s.value >= 0.5) AS high FROM ({latest_scores(where, columns=SCORE_ROW)}) AS s "
         f"INNER JOIN ({trace_facts(None, seg, params, scored=where)}) AS t ON s.trace_id = t.trace_id "
         "GROUP BY name, source",
         params)
@@ -67,7 +68,8 @@ def flag_rate(store: Any, project: str, w: Window, seg: Segment, name: str) -> t
              "AND created_at >= toDate({f_start:DateTime64(6)}) - 1")
     row = store.query_rows(
         "SELECT count(), countIf(flag) FROM (SELECT s.trace_id, max(s.value >= 0.5) AS flag "
-        f"FROM ({latest(where)}) AS s INNER JOIN ({trace_facts(None, seg, params, scored=where)}) AS t "
+        f"FROM ({latest_scores(where, columns=SCORE_ROW)}) AS s "
+        f"INNER JOIN ({trace_facts(None, seg, params, scored=where)}) AS t "
         "ON s.trace_id = t.trace_id GROUP BY s.trace_id)", params)[0]
     return (row[1] / row[0] if row[0] else None), int(row[0])
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from judges.otel_events import score_tuples, scores_from_log, scores_from_span
+from judges.otel_events import evaluation_scores, scores_from_log, scores_from_span
 from store.rows import LogRow, SpanRow, span_tuple
 from tests.judges.support import score_rows
 from tests.support.otlp import kvs, llm_span, log_request, new_span_id, new_trace_id, span, trace_request
@@ -64,7 +64,8 @@ def test_log_records_score_their_span_or_their_trace() -> None:
 def test_replays_give_identical_rows() -> None:
     row = SpanRow(project="p", trace_id="t" * 32, span_id="s" * 16, ingested_at=NOW, events=json.dumps([event(EVAL)]))
     plain = SpanRow(project="p", span_id="x" * 16)
-    first, second = score_tuples([span_tuple(row), span_tuple(plain)], []), score_tuples([span_tuple(row)], [])
+    first = evaluation_scores([span_tuple(row), span_tuple(plain)], [])
+    second = evaluation_scores([span_tuple(row)], [])
     assert first == second and len(first) == 1
 
 
