@@ -52,26 +52,46 @@ _READS = {"value": "value, updated_at", "label": "label, updated_at", "scored_at
 
 
 def latest_scores(where: str, extra: dict[str, str] | None = None, inner: str = "",
-                  columns: tuple[str, ...] = SCORE_FIELDS, reads: str = "") -> str:
+                  columns: tuple[str, ...] = SCORE_FIELDS, reads: str = "", repeated: str | None = "") -> str:
     """The newest value per score key among rows matching `where` (which must filter on the project).
 
     Only keys marked `repeated` (written more than once, store/scores.py) are grouped; every other row is
     its key's only row and is read as it is, so a window of a million scores costs a scan, not a GROUP BY
-    of a million keys. `inner` adds columns computed per row (", expr AS s_x") from the table's columns
-    `reads`; `extra` names output columns over them ({"trace_start": "s_start"}: a key's value is any of
-    its rows'). Ask only for the `columns` used: ClickHouse prunes neither unused aggregates nor
-    `SELECT *` in a subquery (on 1.4M scores each costs ~20-40 %).
+    of a million keys. `repeated` is the SQL set of those keys when the caller looked them up
+    (repeated_keys), None when there are none, and by default a subquery. `inner` adds columns computed
+    per row (", expr AS s_x") from the table's columns `reads`; `extra` names output columns over them
+    ({"trace_start": "s_start"}: a key's value is any of its rows'). Ask only for the `columns` used:
+    ClickHouse prunes neither unused aggregates nor `SELECT *` in a subquery (each ~20-40 % on 1.4M rows).
     """
     extra = extra or {}
     names = {n.strip() for c in columns for n in _READS.get(c, c).split(",")} | {n.strip() for n in reads.split(",")}
     read = ", ".join(sorted(names - {""}))
-    rows = f"{read}, score_key AS s_key{inner} FROM scores WHERE {where} AND value IS NOT NULL"
-    repeated = f"SELECT score_key FROM scores WHERE {where} AND repeated = 1"
     single = [*(f"{_AS_STORED.get(c, c)} AS {c}" for c in columns), *(f"{e} AS {a}" for a, e in extra.items())]
+    rows = f"FROM scores WHERE {where} AND value IS NOT NULL"
+    if repeated is None:
+        return f"SELECT {', '.join(single)} FROM (SELECT {read}{inner} {rows} AND repeated = 0)"
+    repeated = repeated or f"(SELECT score_key FROM scores WHERE {where} AND repeated = 1)"
     grouped = [*(f"{_LATEST[c]} AS {c}" for c in columns), *(f"any({e}) AS {a}" for a, e in extra.items())]
     # score_key: the stored 64-bit hash of the replacing key (0053), read instead of its seven strings.
-    return (f"SELECT {', '.join(single)} FROM (SELECT {rows} AND repeated = 0 AND score_key NOT IN ({repeated})) "
-            f"UNION ALL SELECT {', '.join(grouped)} FROM (SELECT {rows} AND score_key IN ({repeated})) GROUP BY s_key")
+    return (f"SELECT {', '.join(single)} FROM (SELECT {read}{inner} {rows} AND repeated = 0 "
+            f"AND score_key NOT IN {repeated}) UNION ALL SELECT {', '.join(grouped)} FROM (SELECT {read}, "
+            f"score_key AS s_key{inner} {rows} AND score_key IN {repeated}) GROUP BY s_key")
+
+
+MAX_REPEATED = 100_000  # repeated keys passed to a read as a parameter; beyond, a subquery finds them
+
+
+def repeated_keys(store: Any, where: str, params: dict[str, Any]) -> str | None:
+    """latest_scores' `repeated` for rows matching `where`: the keys looked up (most windows have none or
+    a few; a superset does no harm), passed as the parameter r_keys."""
+    keys = store.query_rows(f"SELECT DISTINCT score_key FROM scores WHERE {where} AND repeated = 1 "
+                            f"LIMIT {MAX_REPEATED + 1}", params)
+    if len(keys) > MAX_REPEATED:
+        return ""
+    if not keys:
+        return None
+    params["r_keys"] = [k[0] for k in keys]
+    return "{r_keys:Array(UInt64)}"
 
 
 def score_conditions_sql(conditions: list[ScoreCondition], params: dict[str, Any]) -> list[str]:
@@ -152,9 +172,11 @@ def scored_traces(store: Any, params: dict[str, Any], score_where: str = "", seg
         stamped = f"({stamped} OR {_UNSTAMPED} AND trace_id IN {{p_ids:Array(String)}})"
         reads += ", trace_id"
     # No `trace_id != ''` here: a stamped score or a looked-up one has a trace, and the test would read every id.
+    repeated = repeated_keys(store, f"project = {{project:String}} AND created_at >= {{day_from:Date}}{score_where}",
+                             params)
     latest = latest_scores(
         f"project = {{project:String}} AND created_at >= {{day_from:Date}}{score_where} AND {stamped}",
-        {"trace_start": "s_start", **({"segment": "s_segment"} if segment else {})}, inner, columns, reads)
+        {"trace_start": "s_start", **({"segment": "s_segment"} if segment else {})}, inner, columns, reads, repeated)
     return f"SELECT {', '.join(columns)}, trace_start{', segment' if segment else ''} FROM ({latest})"
 
 

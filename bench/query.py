@@ -107,6 +107,7 @@ def main() -> int:
     ap.add_argument("--reuse", action="store_true", help="skip seeding when the directory already has spans")
     ap.add_argument("--seed-only", action="store_true")
     ap.add_argument("--json", help="also write the figures to this file")
+    ap.add_argument("--only", default="", help="measure only endpoints whose label contains this text")
     args = ap.parse_args()
 
     data_dir = Path(args.data_dir).resolve()
@@ -144,6 +145,8 @@ def main() -> int:
             with httpx.Client(base_url=running.url, headers={"Authorization": f"Bearer {KEY}"}, timeout=120) as c:
                 print(f"\n{'endpoint':<36} {'p50 ms':>8} {'p95 ms':>8} {'bytes':>9}")
                 for label, path, params in endpoints(c):
+                    if args.only not in label:
+                        continue
                     p50, p95, size = timed(c, path, params, args.runs)
                     results.append({"endpoint": label, "path": path, "p50_ms": round(p50, 1), "p95_ms": round(p95, 1)})
                     print(f"{label:<36} {p50:>8.1f} {p95:>8.1f} {size:>9}", flush=True)

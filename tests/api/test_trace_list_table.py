@@ -7,6 +7,7 @@ traces without a root at all, and feedback that races the trace it rates.
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -71,6 +72,11 @@ def test_pages_across_slices_are_newest_first_with_split_and_rootless_traces(ser
     assert by_id[split]["name"] == "late root" and by_id[split]["span_count"] == 3
     assert by_id[split]["llm_count"] == 2 and by_id[split]["input_tokens"] == 240
     assert by_id[orphan]["name"] == "downstream handler" and by_id[orphan]["span_count"] == 1
+    # A window ending two days ahead, hours past the newest trace: the first slice starts at the newest row.
+    ahead = datetime.fromtimestamp(now / 1e9 + 2 * 86400, UTC).isoformat()
+    with server.client() as c:
+        later = c.get("/api/traces", params={"limit": 3, "end": ahead}).json()["data"]
+    assert [t["trace_id"] for t in later] == expected[:3]
 
 
 def test_filtered_pages_and_counts_merge_a_traces_rows(server):
