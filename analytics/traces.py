@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from analytics import tracepage
-from analytics.scoresql import ScoreCondition, score_conditions_sql
+from analytics.scoresql import ScoreCondition, score_conditions_sql, scored_traces
 from store.client import Store
 
 TRACE_FIELDS = """
@@ -157,6 +157,8 @@ def list_traces(store: Store, project: str, f: TraceFilter, limit: int = 50,
     if sort not in SORTS:
         raise ValueError(f"sort must be one of {', '.join(SORTS)}")
     params: dict[str, Any] = {"preview": preview_chars}
+    if f.scores and sort == "newest" and _only_scores(f):
+        return _scored_page(store, project, f, params, limit, decode_cursor(cursor) if cursor else None)
     base = _trace_where(project, f, params)
     params.update(sc_lo=params["start"], sc_hi=params["end"])  # score filters: traces of the whole window
     where = " AND ".join([*base, ROWS_IN_WINDOW])
@@ -201,6 +203,48 @@ def list_traces(store: Store, project: str, f: TraceFilter, limit: int = 50,
         rows = rows[:limit]
         next_cursor = encode_cursor(rows[-1]["start_time"], rows[-1]["trace_id"])
     return Page(rows, int(total), next_cursor, total_exact=exact)
+
+
+def _only_scores(f: TraceFilter) -> bool:
+    """The search filters on scores and the window alone."""
+    return not any(getattr(f, a) for a in ("service", "environment", "model", "status", "session_id", "user_id",
+                                           "tags", "prompt_name", "prompt_version", "q", "kind")) \
+        and f.trace_ids is None
+
+
+def _scored_page(store: Store, project: str, f: TraceFilter, params: dict[str, Any], limit: int,
+                 cursor: tuple[datetime, str] | None) -> Page:
+    """A search on scores alone, from `scores`: they carry their trace's start (store/scores.py), so the
+    newest matching traces and their count come from one pass over the named evaluators' scores, and only
+    the page's traces are read from the trace list. A trace matches when, for every condition, one of its
+    scores of that name (newest version) does."""
+    start, end = _window(f)
+    params.update(project=project, start=start, end=end, day_from=start.date() - timedelta(days=1),
+                  day_to=end.date(), sc_names=sorted({c.name for c in f.scores}), limit=limit + 1)
+    tests = []
+    for i, cond in enumerate(f.scores):
+        params.update({f"sc_name{i}": cond.name, f"sc_value{i}": cond.value})
+        tests.append(f"name = {{sc_name{i}:String}} AND value {cond.op} {{sc_value{i}:Float64}}")
+    inner = scored_traces(store, params, " AND name IN {sc_names:Array(String)}", columns=("trace_id", "name", "value"))
+    after = "1"
+    if cursor:
+        params.update(c_start=cursor[0], c_id=cursor[1])
+        after = "(start_time, trace_id) < ({c_start:DateTime64(6)}, {c_id:String})"
+    # One pass gives the page and the total (count() OVER every matching trace): rows after the cursor
+    # come first; when there are none, a row before it still carries the total.
+    found = store.query_rows(
+        f"SELECT trace_id, min(trace_start) AS start_time, count() OVER () AS total, {after} AS page "
+        f"FROM ({inner}) WHERE ({') OR ('.join(tests)}) GROUP BY trace_id "
+        f"HAVING {' AND '.join(f'countIf({t}) > 0' for t in tests)} "
+        "ORDER BY page DESC, start_time DESC, trace_id DESC LIMIT {limit:UInt32}", params)
+    total = int(found[0][2]) if found else 0
+    found = [r for r in found if r[3]]
+    rows = tracepage.page_rows(store, TRACE_FIELDS, params, [(r[1], r[0]) for r in found], exact_start=False)
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor(rows[-1]["start_time"], rows[-1]["trace_id"])
+    return Page(rows, total, next_cursor)
 
 
 def _count(store: Store, f: TraceFilter, base: str, having: list[str], pre: list[str],

@@ -162,3 +162,36 @@ def test_scores_are_stamped_with_their_trace_and_feedback_that_races_it_still_co
     assert summary["thumbs"]["n"] == 2 and summary["thumbs"]["mean"] == pytest.approx(1.0)
     assert {u: (r["n"], r["mean"]) for u, r in by_user.items()} == {"u-7": (1, 1.0), "u-8": (1, 1.0)}
     assert _scores(server)[-1][2].timestamp() != 0
+
+
+def test_a_search_on_scores_alone_pages_newest_first_with_its_total(server):
+    now = time.time_ns()
+    starts = {new_trace_id(): now - int(h * HOUR_NS) for h in (0.2, 1, 3, 9, 30)}
+    for tid, start in starts.items():
+        ingest(server, request(tid, start, "scored"))
+    late = new_trace_id()  # rated before it arrives: unstamped, looked up at read time
+    with server.client() as c:
+        for tid, value in [*((t, 0.1) for t in starts), (late, 0.2)]:
+            assert c.post("/api/scores", json={"target_id": tid, "name": "sc_only", "value": value,
+                                               "author": "qa"}).status_code == 201
+        # One trace rated high by a second evaluator too: only it matches both conditions.
+        first = next(iter(starts))
+        assert c.post("/api/scores", json={"target_id": first, "name": "sc_other", "value": 1}).status_code == 201
+    starts[late] = now - int(5 * HOUR_NS)
+    ingest(server, request(late, starts[late], "scored late"))
+    with server.client() as c:
+        pages, cursor = [], None
+        for _ in range(10):
+            page = c.get("/api/traces", params={"score": "sc_only<0.5", "limit": 2,
+                                                **({"cursor": cursor} if cursor else {})}).json()
+            pages.append(page)
+            cursor = page["next_cursor"]
+            if not cursor:
+                break
+        both = c.get("/api/traces", params={"score": ["sc_only<0.5", "sc_other>=1"]}).json()
+        none = c.get("/api/traces", params={"score": "sc_only>0.5"}).json()
+    listed = [t["trace_id"] for p in pages for t in p["data"]]
+    assert listed == sorted(starts, key=lambda t: starts[t], reverse=True)
+    assert {p["total"] for p in pages} == {6} and len(pages) == 3
+    assert [t["trace_id"] for t in both["data"]] == [first] and both["total"] == 1
+    assert none["data"] == [] and none["total"] == 0
