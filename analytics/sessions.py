@@ -37,14 +37,17 @@ def list_sessions(store: Store, project: str, w: Window, user_id: str | None = N
         "SELECT session AS session_id, count() AS traces, min(t_start) AS first_seen, max(t_end) AS last_seen, "
         "max(user) AS user_id, sum(cost) AS cost_usd, sum(tokens) AS total_tokens, countIf(errs > 0) AS error_traces, "
         f"sum(spans) AS spans FROM ({inner}) GROUP BY session")
-    total = store.query_rows(f"SELECT count() FROM ({grouped})", params)[0][0]
-    where = ""
+    after = "1"
     if cursor:
         c_last, c_id = tq.decode_cursor(cursor)
         params.update(c_last=c_last, c_id=c_id)
-        where = "WHERE (last_seen, session_id) < ({c_last:DateTime64(6)}, {c_id:String})"
-    rows = store.query(f"SELECT * FROM ({grouped}) {where} ORDER BY last_seen DESC, session_id DESC "
-                       "LIMIT {limit:UInt32}", params)
+        after = "(last_seen, session_id) < ({c_last:DateTime64(6)}, {c_id:String})"
+    # One pass for the page and the total: sessions after the cursor first; when there are none, one
+    # before it still carries the total.
+    rows = store.query(f"SELECT *, count() OVER () AS total, {after} AS on_page FROM ({grouped}) "
+                       "ORDER BY on_page DESC, last_seen DESC, session_id DESC LIMIT {limit:UInt32}", params)
+    total = rows[0]["total"] if rows else 0
+    rows = [{k: v for k, v in r.items() if k not in ("total", "on_page")} for r in rows if r["on_page"]]
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
@@ -85,9 +88,13 @@ def list_users(store: Store, project: str, w: Window, sort: str = "cost", q: str
         "SELECT user AS user_id, count() AS traces, uniqExact(session) - (countIf(session = '') > 0) AS sessions, "
         "sum(cost) AS cost_usd, sum(tokens) AS total_tokens, countIf(errs > 0) AS error_traces, "
         f"min(t_start) AS first_seen, max(t_end) AS last_seen FROM ({_PER_TRACE} AND {having}) GROUP BY user")
-    total = int(store.query_rows(f"SELECT count() FROM ({grouped})", params)[0][0])
-    rows = store.query(f"SELECT * FROM ({grouped}) ORDER BY {USER_SORTS[sort]}, user_id "
+    rows = store.query(f"SELECT *, count() OVER () AS total FROM ({grouped}) ORDER BY {USER_SORTS[sort]}, user_id "
                        "LIMIT {limit:UInt32} OFFSET {offset:UInt32}", params)
+    total = int(rows[0]["total"]) if rows else 0
+    if not rows and offset:  # past the last page: the total still counts
+        total = int(store.query_rows(f"SELECT count() FROM ({grouped})", params)[0][0])
+    for r in rows:
+        del r["total"]
     if rows:
         feedback = _feedback(store, project, w, [r["user_id"] for r in rows])
         for r in rows:
