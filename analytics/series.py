@@ -37,6 +37,14 @@ _RAW_METRICS = """
     count(ttft_ms) AS ttft_count, quantilesTDigest(0.5, 0.95, 0.99)(duration_ms) AS latency,
     quantilesTDigest(0.5, 0.95, 0.99)(ttft_ms) AS ttft
 """
+# A trace's facts merged from its trace_list rows, for the user breakdown.
+_PER_TRACE = {
+    "user": "max(user_id)", "error_count": "sum(error_count)", "cost": "sum(cost_usd)",
+    "unpriced_n": "sum(unpriced_count)", "in_tok": "sum(input_tokens)", "out_tok": "sum(output_tokens)",
+    "tot_tok": "sum(total_tokens)", "service": "argMin(service_name, pick_key)", "env": "max(environment)",
+    "pname": "max(prompt_name)", "pversion": "max(prompt_version)", "models": "groupUniqArrayArray(models)",
+    "dur": "dateDiff('microsecond', t_start, max(last_end)) / 1000",
+}
 _TRACE_METRICS = """
     count() AS span_total, count() AS requests, countIf(error_count > 0) AS errors, sum(cost) AS cost_usd,
     sum(unpriced_n) AS unpriced, sum(in_tok) AS input_tokens, sum(out_tok) AS output_tokens,
@@ -137,31 +145,48 @@ def span_series(store: Store, project: str, w: Window, bucket: str, sel: SpanSel
 def _user_series(store: Store, project: str, w: Window, bucket: str, sel: SpanSelect,
                  params: dict[str, Any], top: int, rank_by: str) -> dict[str, Any]:
     having = ["t_start >= {start:DateTime64(6)}", "t_start < {end:DateTime64(6)}", "user != ''"]
-    for attr, expr in {"service": "service", "environment": "env", "prompt_name": "pname",
-                       "prompt_version": "pversion"}.items():
-        value = getattr(sel, attr)
-        if value:
+    filters = []  # the merged facts HAVING reads
+    for attr, column in {"service": "service", "environment": "env", "prompt_name": "pname",
+                         "prompt_version": "pversion"}.items():
+        if value := getattr(sel, attr):
             params[f"f_{attr}"] = value
-            having.append(f"{expr} = {{f_{attr}:String}}")
+            having.append(f"{column} = {{f_{attr}:String}}")
+            filters.append(column)
     if sel.model:
         params["f_model"] = sel.model
         having.append("has(models, {f_model:String})")
-    per_trace = (
-        "SELECT trace_id, min(first_start) AS t_start, max(user_id) AS user, sum(error_count) AS error_count, "
-        "sum(cost_usd) AS cost, sum(unpriced_count) AS unpriced_n, sum(input_tokens) AS in_tok, "
-        "sum(output_tokens) AS out_tok, sum(total_tokens) AS tot_tok, argMin(service_name, pick_key) AS service, "
-        "max(environment) AS env, max(prompt_name) AS pname, max(prompt_version) AS pversion, "
-        "groupUniqArrayArray(models) AS models, dateDiff('microsecond', t_start, max(last_end)) / 1000 AS dur "
-        "FROM trace_list WHERE project = {project:String} AND first_start >= {start:DateTime64(6)} - INTERVAL 1 DAY "
-        "AND first_start < {end:DateTime64(6)} + INTERVAL 1 DAY "
-        f"GROUP BY trace_id HAVING {' AND '.join(having)}")
-    order = "sum(cost)" if rank_by == "cost_usd" else "count()"
-    groups = [r[0] for r in store.query_rows(
-        f"SELECT user FROM ({per_trace}) GROUP BY user ORDER BY {order} DESC, user LIMIT {{top:UInt32}}", params)]
-    params["groups"] = groups
+        filters.append("models")
+
+    def per_trace(columns: list[str]) -> str:  # only the aggregates used: ClickHouse computes every one asked
+        wanted = ", ".join(f"{_PER_TRACE[c]} AS {c}" for c in dict.fromkeys(["user", *columns, *filters]))
+        return (f"SELECT trace_id, min(first_start) AS t_start, {wanted} FROM trace_list "
+                "WHERE project = {project:String} AND first_start >= {start:DateTime64(6)} - INTERVAL 1 DAY "
+                "AND first_start < {end:DateTime64(6)} + INTERVAL 1 DAY "
+                f"GROUP BY trace_id HAVING {' AND '.join(having)}")
+
+    # One pass: per bucket and user, ranked by the user's total (cost or traces) over the window; the top
+    # users keep their name, the rest fold into OTHER (t-digest states merge, sums add up).
+    per_user = (
+        f"SELECT {bucket_expr(bucket, 't_start')} AS time, user, count() AS n, countIf(error_count > 0) AS errs, "
+        "sum(cost) AS cost, sum(unpriced_n) AS unpriced, sum(in_tok) AS it, sum(out_tok) AS ot, sum(tot_tok) AS tt, "
+        "sum(dur) AS ds, quantilesTDigestState(0.5, 0.95, 0.99)(dur) AS lat "
+        f"FROM ({per_trace(['error_count', 'cost', 'unpriced_n', 'in_tok', 'out_tok', 'tot_tok', 'dur'])}) "
+        "GROUP BY time, user")
+    total = "cost" if rank_by == "cost_usd" else "n"
+    ranked = (f"SELECT *, dense_rank() OVER (ORDER BY user_total DESC, user) AS rnk FROM (SELECT *, "
+              f"sum({total}) OVER (PARTITION BY user) AS user_total FROM ({per_user}))")
     rows = store.query(
-        f"SELECT {bucket_expr(bucket, 't_start')} AS time, if(user IN {{groups:Array(String)}}, user, '{OTHER}') "
-        f"AS group, {_TRACE_METRICS} FROM ({per_trace}) GROUP BY time, group ORDER BY time, group", params)
+        f"SELECT time, if(rnk <= {{top:UInt32}}, user, '{OTHER}') AS group, min(rnk) AS rank, sum(n) AS span_total, "
+        "sum(n) AS requests, sum(errs) AS errors, sum(cost) AS cost_usd, sum(unpriced) AS unpriced, "
+        "sum(it) AS input_tokens, sum(ot) AS output_tokens, sum(tt) AS total_tokens, sum(ds) AS duration_sum, "
+        "0 AS ttft_count, quantilesTDigestMerge(0.5, 0.95, 0.99)(lat) AS latency, [nan, nan, nan] AS ttft "
+        f"FROM ({ranked}) GROUP BY time, group ORDER BY time, group", params)
+    ranks: dict[str, int] = {}
+    for r in rows:
+        rank = r.pop("rank")
+        if r["group"] != OTHER:
+            ranks[r["group"]] = rank
+    groups = sorted(ranks, key=ranks.__getitem__)
     return {"bucket": bucket, "breakdown": "user", "groups": groups, "data": [_point(r) for r in rows]}
 
 

@@ -70,6 +70,13 @@ def test_series_filters_buckets_and_breakdowns(seeded):
         assert len(top1["groups"]) == 1 and {p["group"] for p in top1["data"]} == {top1["groups"][0], "(other)"}
         users = c.get("/api/series", params={"bucket": "day", "breakdown": "user"}).json()
         assert sum(p["requests"] for p in users["data"]) == len(seeded.info.trace_ids)
+        since = {"start": "2000-01-01T00:00:00"}
+        top3 = c.get("/api/series", params={"bucket": "week", "breakdown": "user", "top": 3, **since}).json()
+        listed = c.get("/api/users", params={"sort": "traces", "limit": 100, **since}).json()["data"]
+        by_traces = sorted(listed, key=lambda u: (-u["traces"], u["user_id"]))
+        assert top3["groups"] == [u["user_id"] for u in by_traces[:3]]
+        for u in by_traces[:3]:
+            assert sum(p["requests"] for p in top3["data"] if p["group"] == u["user_id"]) == u["traces"]
         prompts = c.get("/api/series", params={"bucket": "day", "breakdown": "prompt_version", "kind": "llm"}).json()
         assert set(prompts["groups"]) == {"support_answer:v1", "support_answer:v2"}
         recent = c.get("/api/series", params={"bucket": "minute", "start": seeded.info.now.isoformat()}).json()
