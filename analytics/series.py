@@ -1,6 +1,7 @@
 """Time series of volume, errors, cost, tokens, latency and TTFT, with an optional breakdown.
 
-Hour buckets read the `spans_hourly` rollup (migration 0010), day and week buckets `spans_daily` (0011),
+Hour buckets read the `spans_hourly` rollup (migration 0010; without filters on its other dimensions,
+`spans_hourly_total`, 0055), day and week buckets `spans_daily` (0011),
 minute buckets `spans` itself; rollup buckets are whole UTC hours or days, and their percentiles come
 from log-bucketed histograms (0052, analytics/latency.py).
 A breakdown by user goes through `trace_list`, since the user is a trace-level fact; its rows
@@ -95,6 +96,12 @@ def source(bucket: str) -> tuple[str, str, str]:
     return "spans_daily", "day", "day >= toStartOfDay({start:DateTime64(6)}) AND day < {end:DateTime64(6)}"
 
 
+def _totals_suffice(sel: SpanSelect) -> bool:
+    """spans_hourly_total (migration 0055) keeps only kind and root of the hourly rollup's dimensions."""
+    return not any(getattr(sel, a) for a in ("service", "environment", "provider", "model", "prompt_name",
+                                             "prompt_version"))
+
+
 def _point(row: dict[str, Any]) -> dict[str, Any]:
     if "latency_hist" in row:  # rollups: histograms (analytics/latency.py); spans and traces: quantiles
         latency, ttft = percentiles(row.pop("latency_hist")), percentiles(row.pop("ttft_hist"))
@@ -124,6 +131,8 @@ def span_series(store: Store, project: str, w: Window, bucket: str, sel: SpanSel
         return _user_series(store, project, w, bucket, sel, params, top, rank_by)
     raw = bucket == "minute"
     table, time_col, window_sql = source(bucket)
+    if table == "spans_hourly" and not breakdown and _totals_suffice(sel):
+        table = "spans_hourly_total"
     where = ["project = {project:String}", window_sql, *_where(sel, params, raw)]
     clause = " AND ".join(where)
     metrics = _RAW_METRICS if raw else _ROLLUP_METRICS
@@ -206,14 +215,15 @@ def totals(store: Store, project: str, w: Window, sel: SpanSelect) -> dict[str, 
     where = " AND ".join(["project = {project:String}",
                           "hour >= toStartOfHour({start:DateTime64(6)}) AND hour < {end:DateTime64(6)}",
                           *_where(sel, params, raw=False)])
-    row = store.query(f"SELECT {_ROLLUP_METRICS} FROM spans_hourly WHERE {where}", params)[0]
+    table = "spans_hourly_total" if _totals_suffice(sel) else "spans_hourly"
+    row = store.query(f"SELECT {_ROLLUP_METRICS} FROM {table} WHERE {where}", params)[0]
     return _point(row)
 
 
 def spend(store: Store, project: str, w: Window) -> float:
     """All spend in the window's hours (no quantiles to merge: cheap)."""
     rows = store.query_rows(
-        "SELECT sum(cost_usd) FROM spans_hourly WHERE project = {project:String} "
+        "SELECT sum(cost_usd) FROM spans_hourly_total WHERE project = {project:String} "
         "AND hour >= toStartOfHour({start:DateTime64(6)}) AND hour < {end:DateTime64(6)}", {"project": project,
                                                                                             **w.params()})
     return float(rows[0][0] or 0.0)

@@ -77,6 +77,19 @@ def test_series_filters_buckets_and_breakdowns(seeded):
         assert top3["groups"] == [u["user_id"] for u in by_traces[:3]]
         for u in by_traces[:3]:
             assert sum(p["requests"] for p in top3["data"] if p["group"] == u["user_id"]) == u["traces"]
+        # Unfiltered hours come from the rollup without dimensions (spans_hourly_total), broken-down ones
+        # from spans_hourly: both count the same spans, requests, errors and cost every hour.
+        hourly = c.get("/api/series", params={"bucket": "hour", **since}).json()["data"]
+        split = c.get("/api/series", params={"bucket": "hour", "breakdown": "service", "top": 50, **since}).json()
+        summed: dict[str, list[float]] = {}
+        for p in split["data"]:
+            acc = summed.setdefault(p["time"], [0, 0, 0, 0.0])
+            for i, k in enumerate(("spans", "requests", "errors", "cost_usd")):
+                acc[i] += p[k]
+        assert len(hourly) == len(summed) > 1
+        for p in hourly:
+            assert [p["spans"], p["requests"], p["errors"]] == summed[p["time"]][:3]
+            assert p["cost_usd"] == pytest.approx(summed[p["time"]][3])
         prompts = c.get("/api/series", params={"bucket": "day", "breakdown": "prompt_version", "kind": "llm"}).json()
         assert set(prompts["groups"]) == {"support_answer:v1", "support_answer:v2"}
         recent = c.get("/api/series", params={"bucket": "minute", "start": seeded.info.now.isoformat()}).json()
