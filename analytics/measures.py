@@ -48,12 +48,13 @@ def _scores(store: Store, project: str, w: Window) -> dict[str, Any]:
     by_name = {(r["name"], r["source"]): r for r in store.query(
         f"SELECT name, source, count() AS n, avg(value) AS mean, max(value) AS top FROM ({inner}) "
         "GROUP BY name, source", params)}
+    # Traces with a safety (escalation) verdict, and those where one is at or above 0.5.
     flags = store.query(
-        "SELECT countIf(safety_n > 0) AS safety_traces, countIf(safety_flag) AS incidents, "
-        "countIf(esc_n > 0) AS esc_traces, countIf(esc_flag) AS escalations FROM ("
-        "SELECT trace_id, countIf(name IN {safety:Array(String)}) AS safety_n, "
-        "maxIf(value >= 0.5, name IN {safety:Array(String)}) AS safety_flag, countIf(name = 'escalation') AS esc_n, "
-        f"maxIf(value >= 0.5, name = 'escalation') AS esc_flag FROM ({inner}) GROUP BY trace_id)", params)[0]
+        "SELECT uniqExactIf(trace_id, safety) AS safety_traces, uniqExactIf(trace_id, safety AND value >= 0.5) "
+        "AS incidents, uniqExactIf(trace_id, NOT safety) AS esc_traces, "
+        "uniqExactIf(trace_id, NOT safety AND value >= 0.5) AS escalations FROM (SELECT trace_id, value, "
+        f"name IN {{safety:Array(String)}} AS safety FROM ({inner}) "
+        "WHERE name IN {safety:Array(String)} OR name = 'escalation')", params)[0]
     return {"by_name": by_name, **flags}
 
 
