@@ -133,7 +133,13 @@ def main() -> int:
         store.insert("spans", span_rows, SPAN_COLUMNS)
         store.insert("scores", score_rows, SCORE_COLUMNS)
         print(f"added the last hour's traffic: {len(span_rows):,} spans", flush=True)
-    counts = {t: store.query_rows(f"SELECT count() FROM {t}")[0][0] for t in ("spans", "traces", "scores")}
+        # That hour arrived at once: let the merges it started finish (a live system's run all the time,
+        # a few parts each), or the first endpoints measure them.
+        for _ in range(120):
+            if not store.query_rows("SELECT count() FROM system.merges")[0][0]:
+                break
+            time.sleep(0.5)
+    counts = {t: store.query_rows(f"SELECT count() FROM {t}")[0][0] for t in ("spans", "trace_list", "scores")}
     print("rows:", ", ".join(f"{t} {n:,}" for t, n in counts.items()), flush=True)
 
     with tempfile.TemporaryDirectory() as tmp:

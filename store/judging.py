@@ -3,10 +3,11 @@ what was already scored, budget use and the worker's watermarks.
 
 Data assumptions: spans are immutable and deduplicated at insert; `ingested_at` is the collector's clock
 when a span arrived, and the span becomes visible a little later (after the WAL), which the worker's
-overlap absorbs. `traces` holds partial aggregates per (project, day, trace_id), merged here with GROUP BY
-(a partial row's `last_ingested_at` > t means the trace was touched after t). `scores` is read newest
-first with LIMIT 1 BY its key. Shards and samples hash ids with `halfMD5`, which judges/sampling.py
-reproduces in Python. Aliases never reuse a column name: ClickHouse would substitute them into WHERE.
+overlap absorbs. `trace_list` holds a trace's facts in one row per insert, merged here with GROUP BY (a
+row's `last_ingested_at` > t means the trace was touched after t; a minmax index on it skips older
+granules). `scores` is read newest first with LIMIT 1 BY its key. Shards and samples hash ids with
+`halfMD5`, which judges/sampling.py reproduces in Python. Aliases never reuse a column name: ClickHouse
+would substitute them into WHERE.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ _SPAN_FACTS = ("project, trace_id, span_id, toString(kind) AS span_kind, toStrin
                "toString(request_model) AS req_model, toString(response_model) AS resp_model, "
                "toString(prompt_name) AS pn, toString(prompt_version) AS pv, arrayMap(t -> toString(t), tags) AS tg, "
                "toString(environment) AS env, session_id AS sess, ingested_at, start_time")
-_TRACE_FACTS = ("project, trace_id AS tid, min(start_time) AS started, max(last_ingested_at) AS last_at, "
-                "max(session_id) AS sess, argMinMerge(service_name) AS svc, groupUniqArrayArray(models) AS mdl, "
+_TRACE_FACTS = ("project, trace_id AS tid, min(first_start) AS started, max(last_ingested_at) AS last_at, "
+                "max(session_id) AS sess, argMin(service_name, pick_key) AS svc, groupUniqArrayArray(models) AS mdl, "
                 "max(prompt_name) AS pn, max(prompt_version) AS pv, max(environment) AS env, "
                 "groupUniqArrayArray(tags) AS tg, sum(llm_count) AS llm")
 
@@ -77,21 +78,24 @@ def trace_candidates(store: Store, lo: datetime, hi: datetime, shard: tuple[int,
         params.update(a_at=after[0], a_id=after[1])
         having += " AND (last_at, tid) > ({a_at:DateTime64(6)}, {a_id:String})"
     return store.query(
-        f"SELECT {_TRACE_FACTS} FROM traces WHERE (project, trace_id) IN (SELECT project, trace_id FROM traces "
+        f"SELECT {_TRACE_FACTS} FROM trace_list WHERE (project, trace_id) IN (SELECT project, trace_id FROM trace_list "
         f"WHERE last_ingested_at > {{lo:DateTime64(6)}}){_shard('trace_id', shard, params)} "
         f"GROUP BY project, trace_id HAVING {having} ORDER BY last_at, tid LIMIT {{limit:UInt32}}", params)
 
 
 def backfill_trace_candidates(store: Store, project: str, since: datetime, until: datetime,
                               after: tuple[datetime, str] | None, limit: int) -> list[dict[str, Any]]:
-    params: dict[str, Any] = {"p": project, "since": since, "until": until, "limit": limit,
-                              "d0": since.date(), "d1": until.date()}
+    params: dict[str, Any] = {"p": project, "since": since, "until": until, "limit": limit}
     having = "started >= {since:DateTime64(6)} AND started < {until:DateTime64(6)}"
     if after is not None:
         params.update(a_at=after[0], a_id=after[1])
         having += " AND (started, tid) > ({a_at:DateTime64(6)}, {a_id:String})"
     return store.query(
-        f"SELECT {_TRACE_FACTS} FROM traces WHERE project = {{p:String}} AND day BETWEEN {{d0:Date}} AND {{d1:Date}} "
+        # A trace's rows start within a day after it does; rows of the day before show a trace that
+        # started before `since` (HAVING drops it) instead of merging it from its later rows only.
+        f"SELECT {_TRACE_FACTS} FROM trace_list WHERE project = {{p:String}} "
+        "AND first_start >= {since:DateTime64(6)} - INTERVAL 1 DAY "
+        "AND first_start < {until:DateTime64(6)} + INTERVAL 1 DAY "
         f"GROUP BY project, trace_id HAVING {having} ORDER BY started, tid LIMIT {{limit:UInt32}}", params)
 
 
@@ -101,22 +105,25 @@ def session_candidates(store: Store, lo: datetime, hi: datetime, shard: tuple[in
     With `project`, (lo, hi] are start times instead: the sessions that a backfill window covers."""
     params: dict[str, Any] = {"lo": lo, "hi": hi}
     if project is None:
-        touched = "SELECT project, trace_id FROM traces WHERE last_ingested_at > {lo:DateTime64(6)}"
+        touched = "SELECT project, trace_id FROM trace_list WHERE last_ingested_at > {lo:DateTime64(6)}"
         having = "last_at > {lo:DateTime64(6)} AND last_at <= {hi:DateTime64(6)}"
     else:
         params["p"] = project
-        touched = ("SELECT project, trace_id FROM traces WHERE project = {p:String} "
-                   "AND start_time >= {lo:DateTime64(6)} AND start_time < {hi:DateTime64(6)}")
+        touched = ("SELECT project, trace_id FROM trace_list WHERE project = {p:String} "
+                   "AND first_start >= {lo:DateTime64(6)} AND first_start < {hi:DateTime64(6)}")
         having = "1"
-    sessions = (f"SELECT project, session_id FROM traces WHERE session_id != '' AND (project, trace_id) IN ({touched})")
-    members = f"SELECT project, trace_id FROM traces WHERE session_id != '' AND (project, session_id) IN ({sessions})"
+    sessions = (f"SELECT project, session_id FROM trace_list WHERE session_id != '' "
+                f"AND (project, trace_id) IN ({touched})")
+    members = (f"SELECT project, trace_id FROM trace_list WHERE session_id != '' "
+               f"AND (project, session_id) IN ({sessions})")
     return store.query(
         "SELECT project, sess, max(last_at) AS last_at, argMax(tid, started) AS latest_trace, "
         "arrayMap(x -> x.2, arraySort(groupArray((started, tid)))) AS trace_ids, "  # oldest first
         "groupUniqArray(svc) AS svcs, groupUniqArrayArray(mdl) AS mdl, "
         "groupUniqArray(pn) AS pns, groupUniqArray(pv) AS pvs, groupUniqArray(env) AS envs, "
         "groupUniqArrayArray(tg) AS tg, sum(llm) AS llm "
-        f"FROM (SELECT {_TRACE_FACTS} FROM traces WHERE (project, trace_id) IN ({members}) GROUP BY project, trace_id) "
+        f"FROM (SELECT {_TRACE_FACTS} FROM trace_list WHERE (project, trace_id) IN ({members}) "
+        "GROUP BY project, trace_id) "
         f"WHERE sess != ''{_shard('sess', shard, params)} GROUP BY project, sess HAVING {having} "
         "ORDER BY last_at, sess LIMIT 100000", params)
 
@@ -127,7 +134,7 @@ def trace_facts(store: Store, project: str, trace_ids: list[str]) -> dict[str, d
         return {}
     rows = store.query(
         "SELECT trace_id AS tid, max(session_id) AS sess, max(environment) AS env, groupUniqArrayArray(tags) AS tg "
-        "FROM traces WHERE project = {p:String} AND trace_id IN {ids:Array(String)} GROUP BY trace_id",
+        "FROM trace_list WHERE project = {p:String} AND trace_id IN {ids:Array(String)} GROUP BY trace_id",
         {"p": project, "ids": trace_ids})
     return {r["tid"]: r for r in rows}
 

@@ -3,7 +3,7 @@
 Data assumptions: queue and item rows are replaced by key (FINAL on these small tables); leases are
 append-only and an item's holder is the reviewer of its earliest lease that has not expired (so all
 readers agree on one holder); an item is done once any reviewer scored it. Matching traces are read
-from the traces rollup, merged per trace, newest first; the sample hash is the judges' (`halfMD5`).
+from `trace_list`, merged per trace, newest first; the sample hash is the judges' (`halfMD5`).
 """
 
 from __future__ import annotations
@@ -38,8 +38,7 @@ def queues(store: Store, project: str, queue_id: str | None = None) -> list[dict
 def matching_traces(store: Store, project: str, f: dict[str, Any], since: datetime, sample_rate: float,
                     limit: int) -> list[str]:
     """Trace ids of the project that match a queue filter, sampled, newest first."""
-    params: dict[str, Any] = {"p": project, "since": since, "d0": since.date() - timedelta(days=1),
-                              "rate": sample_rate, "limit": limit}
+    params: dict[str, Any] = {"p": project, "since": since, "rate": sample_rate, "limit": limit}
     having = ["started >= {since:DateTime64(6)}"]
     for key, column in (("service", "svc"), ("prompt_name", "pn"), ("prompt_version", "pv"), ("environment", "env")):
         if f.get(key):
@@ -48,7 +47,7 @@ def matching_traces(store: Store, project: str, f: dict[str, Any], since: dateti
     if f.get("model"):
         params["model"] = f["model"]
         having.append("has(mdl, {model:String})")
-    where = ["project = {p:String}", "day >= {d0:Date}"]
+    where = ["project = {p:String}", "first_start >= {since:DateTime64(6)} - INTERVAL 1 DAY"]
     if sample_rate < 1.0:
         where.append("halfMD5(concat(trace_id, ':sample')) / 18446744073709551616.0 < {rate:Float64}")
     if f.get("kind"):
@@ -62,8 +61,8 @@ def matching_traces(store: Store, project: str, f: dict[str, Any], since: dateti
             f"AND name = {{score_name:String}} ORDER BY updated_at DESC LIMIT 1 BY {SCORE_KEY}) "
             "GROUP BY trace_id HAVING min(value) < {score_lt:Float64})")
     rows = store.query_rows(
-        "SELECT trace_id, min(start_time) AS started, argMinMerge(service_name) AS svc, max(prompt_name) AS pn, "
-        "max(prompt_version) AS pv, max(environment) AS env, groupUniqArrayArray(models) AS mdl FROM traces "
+        "SELECT trace_id, min(first_start) AS started, argMin(service_name, pick_key) AS svc, max(prompt_name) AS pn, "
+        "max(prompt_version) AS pv, max(environment) AS env, groupUniqArrayArray(models) AS mdl FROM trace_list "
         f"WHERE {' AND '.join(where)} GROUP BY trace_id HAVING {' AND '.join(having)} "
         "ORDER BY started DESC, trace_id LIMIT {limit:UInt32}", params)
     return [r[0] for r in rows]

@@ -41,7 +41,6 @@ RETAINED: dict[str, Retained] = {
         "input", "output", "documents", "tool_calls", "events", "attributes", "prompt_variables",
         "status_message")),
     "logs": Retained("toDateTime(time)", ("body", "attributes")),
-    "traces": Retained("day", ("root_input", "root_output")),
     "trace_list": Retained("toDateTime(first_start)", ("input_preview", "output_preview")),
     "scores": Retained("toDateTime(created_at)", ("rationale", "comment")),
     "spans_hourly": Retained("hour"),

@@ -83,7 +83,7 @@ def test_delete_trace_and_user_from_every_table(server):
         assert c.get("/api/traces", params={"user_id": "user-42"}).json()["total"] == 0
         assert c.get(f"/api/traces/{keep}").status_code == 200
     store = server.state.store
-    for table in ("spans", "traces", "logs", "scores"):
+    for table in ("spans", "trace_list", "logs", "scores"):
         left = store.query_rows(f"SELECT count() FROM {table} WHERE trace_id IN {{t:Array(String)}}",
                                 {"t": [gone, user_a, user_b]})[0][0]
         assert left == 0, table

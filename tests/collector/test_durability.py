@@ -74,8 +74,8 @@ def test_replayed_batch_is_deduplicated_by_token(tmp_path, store):
         running.wait_stored(30)
         assert calls[0] == calls[1]  # the same batch, the same token
         assert _count(store, [tid]) == 2
-        traces = store.query_rows("SELECT sum(span_count) FROM traces WHERE trace_id = {t:String}", {"t": tid})
-        assert traces[0][0] == 2  # the rollup saw the spans once too
+        traces = store.query_rows("SELECT sum(span_count) FROM trace_list WHERE trace_id = {t:String}", {"t": tid})
+        assert traces[0][0] == 2  # the trace list's view saw the spans once too
     finally:
         stop_server(running)
 

@@ -105,7 +105,8 @@ def test_plain_ddl_is_untouched_and_runs_on_chdb(store: Store) -> None:
     # The `store` fixture already migrated this database; a second run is a no-op (idempotent).
     assert migrate(store) == []
     tables = {r[0] for r in store.query_rows("SELECT name FROM system.tables WHERE database = currentDatabase()")}
-    assert {"spans", "traces", "traces_mv", "logs", "scores", "projects", "retention_policy"} <= tables
+    assert {"spans", "trace_list", "trace_list_mv", "logs", "scores", "projects", "retention_policy"} <= tables
+    assert not {"traces", "traces_mv"} & tables  # retired by 0056
     engine = store.query_rows("SELECT engine FROM system.tables WHERE database = currentDatabase() "
                               "AND name = 'spans'")[0][0]
     assert engine == "MergeTree"

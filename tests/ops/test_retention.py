@@ -22,8 +22,7 @@ def _seed(store: Store, project: str) -> None:
     now = datetime.now(UTC)
     spans, logs, scores = [], [], []
     for age in AGES:
-        # An hour younger than `age` days: `traces` keeps time by calendar day, so a row 1 day and 1 hour
-        # old is 2 calendar days old just after midnight (and its content due under a 2-day TTL).
+        # An hour younger than `age` days, so that whole days of TTL are never on the edge.
         t = now - timedelta(days=age) + timedelta(hours=1)
         trace = f"{project}-{age:02d}".ljust(32, "0")
         spans.append((project, trace, f"s{age}", "", "root", t, t + timedelta(seconds=1), now,
@@ -53,9 +52,8 @@ def _left(store: Store, project: str) -> dict[str, dict[int, str]]:
         "logs": store.query_rows(f"SELECT {age.format(t='time')}, body FROM logs WHERE project = {{p:String}}", p),
         "scores": store.query_rows(f"SELECT {age.format(t='created_at')}, rationale FROM scores FINAL "
                                    "WHERE project = {p:String}", p),
-        "traces": store.query_rows("SELECT toUInt32(substring(trace_id, length({p:String}) + 2, 2)), "
-                                   "argMinMerge(root_input) FROM traces WHERE project = {p:String} "
-                                   "GROUP BY trace_id", p),
+        "trace_list": store.query_rows(f"SELECT {age.format(t='first_start')}, input_preview FROM trace_list "
+                                       "WHERE project = {p:String}", p),
     }
     return {table: dict(rows) for table, rows in out.items()}
 
@@ -78,8 +76,8 @@ def test_expired_rows_vanish_per_project_and_content_goes_first(store: Store) ->
         # Content outlives 2 days only in "long"; the rows (metrics) stay.
         assert short[table][5] == "" and short[table][1].endswith("1"), table
         assert long_[table][10].endswith("10"), table
-    assert sorted(short["traces"]) == [1, 5] and short["traces"][5] == "" and short["traces"][1] == "question 1"
-    assert sorted(long_["traces"]) == [1, 5, 10]
+    assert sorted(short["trace_list"]) == [1, 5] and short["trace_list"][5] == ""
+    assert short["trace_list"][1] == "question 1" and sorted(long_["trace_list"]) == [1, 5, 10]
     assert store.query_rows("SELECT count() FROM spans_hourly WHERE project = 'short'")[0][0] == 2
 
     # Same policy again: nothing to do, no ALTER, no mutation.
