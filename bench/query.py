@@ -47,6 +47,18 @@ def seed(store, spans: int, days: int, batch: int, rng_seed: int) -> None:
             bar.update(len(span_rows))
 
 
+def settle(store, limit_s: float = 180) -> None:
+    """Wait (bounded) for running merges: the hour of traffic added at once, and the TTL merges that a
+    reused seed past its retention starts when the server applies retention. A live system merges a few
+    parts at a time all along; a burst of them would be measured as the first endpoints' latency."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < limit_s:
+        if not store.query_rows("SELECT count() FROM system.merges")[0][0]:
+            break
+        time.sleep(0.5)
+    print(f"merges settled in {time.perf_counter() - started:.0f}s", flush=True)
+
+
 def timed(client: httpx.Client, path: str, params: dict, runs: int) -> tuple[float, float, int]:
     client.get(path, params=params).raise_for_status()  # warm-up: marks and column caches
     samples = []
@@ -127,18 +139,18 @@ def main() -> int:
         print(f"merged the parts of {', '.join(SETTLE)} in {time.perf_counter() - started:.0f}s", flush=True)
     if args.seed_only:
         return 0
-    if args.reuse and have:  # a live system has traffic in its last hour; a reused seed stopped when it was made
-        synth = Synth(random.Random(time.time_ns()), project="default", days=1 / 24, now=datetime.now(UTC))
-        span_rows, score_rows = synth.batch(args.spans // (args.days * 24))
-        store.insert("spans", span_rows, SPAN_COLUMNS)
-        store.insert("scores", score_rows, SCORE_COLUMNS)
-        print(f"added the last hour's traffic: {len(span_rows):,} spans", flush=True)
-        # That hour arrived at once: let the merges it started finish (a live system's run all the time,
-        # a few parts each), or the first endpoints measure them.
-        for _ in range(120):
-            if not store.query_rows("SELECT count() FROM system.merges")[0][0]:
-                break
-            time.sleep(0.5)
+    if args.reuse and have:  # a live system has traffic up to now; a reused seed stopped when it was made
+        now = datetime.now(UTC)
+        newest = store.query_rows("SELECT max(start_time) FROM spans")[0][0].replace(tzinfo=UTC)
+        gap = min(timedelta(hours=1), now - newest)  # at the seed's rate, up to the last hour
+        spans = int(args.spans / (args.days * 24) * gap / timedelta(hours=1))
+        if spans > 0:
+            synth = Synth(random.Random(time.time_ns()), project="default", days=gap / timedelta(days=1), now=now)
+            span_rows, score_rows = synth.batch(spans)
+            store.insert("spans", span_rows, SPAN_COLUMNS)
+            store.insert("scores", score_rows, SCORE_COLUMNS)
+            print(f"added the traffic of the last {gap.total_seconds() / 60:.0f} min: {len(span_rows):,} spans",
+                  flush=True)
     counts = {t: store.query_rows(f"SELECT count() FROM {t}")[0][0] for t in ("spans", "trace_list", "scores")}
     print("rows:", ", ".join(f"{t} {n:,}" for t, n in counts.items()), flush=True)
 
@@ -146,6 +158,7 @@ def main() -> int:
         settings = Settings(dsn="chdb:///unused", port=free_port(), bootstrap_api_key=KEY,
                             wal={"dir": str(Path(tmp) / "wal")})
         running = start_server(settings, store)
+        settle(store)
         results = []
         try:
             with httpx.Client(base_url=running.url, headers={"Authorization": f"Bearer {KEY}"}, timeout=120) as c:
