@@ -78,7 +78,8 @@ def latest_scores(where: str, extra: dict[str, str] | None = None, inner: str = 
             f"score_key AS s_key{inner} {rows} AND score_key IN {repeated}) GROUP BY s_key")
 
 
-MAX_REPEATED = 100_000  # repeated keys passed to a read as a parameter; beyond, a subquery finds them
+# Repeated keys passed to a read as a parameter (~100 KB of query at most); beyond, a subquery finds them.
+MAX_REPEATED = 5000
 
 
 def repeated_keys(store: Any, where: str, params: dict[str, Any]) -> str | None:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
+from analytics import scoresql
 from store.migrate import load_migrations
 from store.rows import ScoreRow
 from store.scores import insert_scores
@@ -32,19 +33,23 @@ def _summary(server, name: str) -> dict:
     return found
 
 
-def test_a_changed_mind_counts_once_with_its_newest_value(server):
+@pytest.mark.parametrize("max_repeated", [5000, 0], ids=["keys-passed", "keys-subquery"])
+def test_a_changed_mind_counts_once_with_its_newest_value(server, monkeypatch, max_repeated):
+    # Reads pass the repeated keys they looked up, or (past MAX_REPEATED) find them with a subquery.
+    monkeypatch.setattr(scoresql, "MAX_REPEATED", max_repeated)
+    name = f"rq_mind_{max_repeated}"
     tid = new_trace_id()
     ingest(server, request(tid, time.time_ns() - HOUR_NS, "rated"))
     with server.client() as c:
         for author, value in (("ann", 0), ("ann", 1), ("bob", 0.4)):
-            assert c.post("/api/scores", json={"target_id": tid, "name": "rq_mind", "value": value,
+            assert c.post("/api/scores", json={"target_id": tid, "name": name, "value": value,
                                                "author": author}).status_code == 201
-        series = c.get("/api/scores/series", params={"bucket": "day", "name": "rq_mind"}).json()["data"]
-        high = c.get("/api/traces", params={"score": "rq_mind>=0.9"}).json()
-        low = c.get("/api/traces", params={"score": "rq_mind<0.1"}).json()
+        series = c.get("/api/scores/series", params={"bucket": "day", "name": name}).json()["data"]
+        high = c.get("/api/traces", params={"score": f"{name}>=0.9"}).json()
+        low = c.get("/api/traces", params={"score": f"{name}<0.1"}).json()
     # ann's second answer found her first: both rows stay until a merge, only the second is marked.
-    assert [(a, v, r) for a, v, r, _ in _rows(server, "rq_mind")] == [("ann", 0, 0), ("ann", 1, 1), ("bob", 0.4, 0)]
-    summary = _summary(server, "rq_mind")
+    assert [(a, v, r) for a, v, r, _ in _rows(server, name)] == [("ann", 0, 0), ("ann", 1, 1), ("bob", 0.4, 0)]
+    summary = _summary(server, name)
     assert summary["n"] == 2 and summary["mean"] == pytest.approx(0.7)
     assert sum(p["n"] for p in series) == 2 and sum(p["n"] * p["mean"] for p in series) == pytest.approx(1.4)
     assert [t["trace_id"] for t in high["data"]] == [tid]
