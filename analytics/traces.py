@@ -164,12 +164,14 @@ def list_traces(store: Store, project: str, f: TraceFilter, limit: int = 50,
     where = " AND ".join([*base, ROWS_IN_WINDOW])
     having = _trace_having(f, params)
     pre = tracepage.prefilters(f, params)
-    total, exact = _count(store, f, " AND ".join(base), having, pre, params)
     one = _one_condition(f, having, pre)
-    if sort == "newest" and one and exact and total <= tracepage.EXACT_COUNT_LIMIT:
-        # A sparse single filter: one pass over its rows finds the page (slices would widen many times).
-        found = _newest_one_condition(store, " AND ".join(base), one, params, limit,
-                                      decode_cursor(cursor) if cursor else None)
+    paged_count = sort == "newest" and one is not None  # a sparse single filter counts with its page
+    total, exact = _count(store, f, " AND ".join(base), having, pre, params, counted_elsewhere=paged_count)
+    if paged_count and exact:
+        # A sparse single filter: one pass over its rows finds the page and the total (slices would widen
+        # many times).
+        found, total = _newest_one_condition(store, " AND ".join(base), one, params, limit,
+                                             decode_cursor(cursor) if cursor else None)
         rows = tracepage.page_rows(store, TRACE_FIELDS, params, found, exact_start=False)
         next_cursor = None
         if len(rows) > limit:
@@ -248,8 +250,9 @@ def _scored_page(store: Store, project: str, f: TraceFilter, params: dict[str, A
 
 
 def _count(store: Store, f: TraceFilter, base: str, having: list[str], pre: list[str],
-           params: dict[str, Any]) -> tuple[int, bool]:
-    """(traces matching, exact?): estimated from rows first; see analytics/tracepage.py."""
+           params: dict[str, Any], counted_elsewhere: bool = False) -> tuple[int, bool]:
+    """(traces matching, exact?): estimated from rows first; see analytics/tracepage.py. A single-filter
+    search below the limit is counted by its page query when `counted_elsewhere` (then: (estimate, True))."""
     on_rows = list(pre)
     if f.service:
         on_rows.append("service_name = {service:String}")
@@ -262,6 +265,8 @@ def _count(store: Store, f: TraceFilter, base: str, having: list[str], pre: list
         f"SELECT count() FROM trace_list WHERE {' AND '.join([base, window, *on_rows])}", params)[0][0])
     if estimate > tracepage.EXACT_COUNT_LIMIT:
         return estimate, False
+    if counted_elsewhere:
+        return estimate, True
     if one := _one_condition(f, having, pre):
         return _count_one_condition(store, base, one, params), True
     narrow = ""
@@ -296,14 +301,18 @@ _ONE_CONDITION = (
 
 
 def _newest_one_condition(store: Store, base: str, condition: str, params: dict[str, Any], limit: int,
-                          cursor: tuple[datetime, str] | None) -> list[tuple[datetime, str]]:
-    after = ""
+                          cursor: tuple[datetime, str] | None) -> tuple[list[tuple[datetime, str]], int]:
+    """The page's (start, trace id) after the cursor, and the total: traces after the cursor come first;
+    when there are none, one before it still carries the count."""
+    after = "1"
     if cursor:
         params.update(c_start=cursor[0], c_id=cursor[1])
-        after = " AND (start_time, trace_id) < ({c_start:DateTime64(6)}, {c_id:String})"
-    return [(r[1], r[0]) for r in store.query_rows(
-        _ONE_CONDITION.format(base=base, condition=condition) + after
-        + " ORDER BY start_time DESC, trace_id DESC LIMIT {limit:UInt32}", {**params, "limit": limit + 1})]
+        after = "(start_time, trace_id) < ({c_start:DateTime64(6)}, {c_id:String})"
+    rows = store.query_rows(
+        f"SELECT trace_id, start_time, count() OVER () AS total, {after} AS on_page FROM "
+        f"({_ONE_CONDITION.format(base=base, condition=condition)}) "
+        "ORDER BY on_page DESC, start_time DESC, trace_id DESC LIMIT {limit:UInt32}", {**params, "limit": limit + 1})
+    return [(r[1], r[0]) for r in rows if r[3]], int(rows[0][2]) if rows else 0
 
 
 def _count_one_condition(store: Store, base: str, condition: str, params: dict[str, Any]) -> int:

@@ -97,6 +97,14 @@ def test_filtered_pages_and_counts_merge_a_traces_rows(server):
     assert errors["data"][0]["error_count"] == 1 and errors["data"][0]["span_count"] == 2
     assert oks["total"] == 4 and "total_exact" not in oks  # sent only for estimates
     assert [t["trace_id"] for t in oks["data"] + rest["data"]] == fine
+    # The user alone (one filter: page and total in one pass), two at a time: every page says 5.
+    with server.client() as c:
+        pages = [c.get("/api/traces", params={"user_id": "u-1", "limit": 2}).json()]
+        while pages[-1]["next_cursor"] and len(pages) < 5:
+            pages.append(c.get("/api/traces", params={"user_id": "u-1", "limit": 2,
+                                                      "cursor": pages[-1]["next_cursor"]}).json())
+    assert [t["trace_id"] for p in pages for t in p["data"]] == [errored, *fine]
+    assert [p["total"] for p in pages] == [5, 5, 5]
 
 
 def test_big_unfiltered_searches_report_an_estimate(server, monkeypatch):
