@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from analytics import tracepage
 from analytics import traces as tq
 from analytics.scoresql import scored_traces
 from analytics.window import Window
@@ -42,12 +43,7 @@ def list_sessions(store: Store, project: str, w: Window, user_id: str | None = N
         c_last, c_id = tq.decode_cursor(cursor)
         params.update(c_last=c_last, c_id=c_id)
         after = "(last_seen, session_id) < ({c_last:DateTime64(6)}, {c_id:String})"
-    # One pass for the page and the total: sessions after the cursor first; when there are none, one
-    # before it still carries the total.
-    rows = store.query(f"SELECT *, count() OVER () AS total, {after} AS on_page FROM ({grouped}) "
-                       "ORDER BY on_page DESC, last_seen DESC, session_id DESC LIMIT {limit:UInt32}", params)
-    total = rows[0]["total"] if rows else 0
-    rows = [{k: v for k, v in r.items() if k not in ("total", "on_page")} for r in rows if r["on_page"]]
+    rows, total = tracepage.page_and_total(store, "*", grouped, after, "last_seen DESC, session_id DESC", params)
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]

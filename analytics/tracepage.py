@@ -140,6 +140,17 @@ def page_rows(store: Any, fields: str, params: dict[str, Any], found: list[tuple
          "page_ids": [i for _, i in found]})
 
 
+def page_and_total(store: Any, columns: str, source: str, after: str, order: str,
+                   params: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
+    """Up to {limit} rows of the subquery `source` for which `after` (a cursor condition, or "1") holds, in
+    `order`, and how many rows `source` has: one pass (count() OVER ()). Rows after the cursor sort first,
+    so past the last page a row before it still carries the count."""
+    rows = store.query(f"SELECT {columns}, count() OVER () AS _total, {after} AS _on_page FROM ({source}) "
+                       f"ORDER BY _on_page DESC, {order} LIMIT {{limit:UInt32}}", params)
+    total = int(rows[0]["_total"]) if rows else 0
+    return [{k: v for k, v in r.items() if k not in ("_total", "_on_page")} for r in rows if r["_on_page"]], total
+
+
 def sorted_page(store: Any, sql: str, params: dict[str, Any], limit: int, cursor: str | None,
                 total: int, total_exact: bool = True) -> Any:
     """A page of a search sorted by something other than time: offset pagination in an opaque cursor."""

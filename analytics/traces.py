@@ -232,16 +232,12 @@ def _scored_page(store: Store, project: str, f: TraceFilter, params: dict[str, A
     if cursor:
         params.update(c_start=cursor[0], c_id=cursor[1])
         after = "(start_time, trace_id) < ({c_start:DateTime64(6)}, {c_id:String})"
-    # One pass gives the page and the total (count() OVER every matching trace): rows after the cursor
-    # come first; when there are none, a row before it still carries the total.
-    found = store.query_rows(
-        f"SELECT trace_id, min(trace_start) AS start_time, count() OVER () AS total, {after} AS page "
-        f"FROM ({inner}) WHERE ({') OR ('.join(tests)}) GROUP BY trace_id "
-        f"HAVING {' AND '.join(f'countIf({t}) > 0' for t in tests)} "
-        "ORDER BY page DESC, start_time DESC, trace_id DESC LIMIT {limit:UInt32}", params)
-    total = int(found[0][2]) if found else 0
-    found = [r for r in found if r[3]]
-    rows = tracepage.page_rows(store, TRACE_FIELDS, params, [(r[1], r[0]) for r in found], exact_start=False)
+    matching = (f"SELECT trace_id, min(trace_start) AS start_time FROM ({inner}) WHERE ({') OR ('.join(tests)}) "
+                f"GROUP BY trace_id HAVING {' AND '.join(f'countIf({t}) > 0' for t in tests)}")
+    found, total = tracepage.page_and_total(store, "trace_id, start_time", matching, after,
+                                            "start_time DESC, trace_id DESC", params)
+    rows = tracepage.page_rows(store, TRACE_FIELDS, params, [(r["start_time"], r["trace_id"]) for r in found],
+                               exact_start=False)
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
@@ -302,17 +298,15 @@ _ONE_CONDITION = (
 
 def _newest_one_condition(store: Store, base: str, condition: str, params: dict[str, Any], limit: int,
                           cursor: tuple[datetime, str] | None) -> tuple[list[tuple[datetime, str]], int]:
-    """The page's (start, trace id) after the cursor, and the total: traces after the cursor come first;
-    when there are none, one before it still carries the count."""
+    """The page's (start, trace id) after the cursor, and the total."""
     after = "1"
     if cursor:
         params.update(c_start=cursor[0], c_id=cursor[1])
         after = "(start_time, trace_id) < ({c_start:DateTime64(6)}, {c_id:String})"
-    rows = store.query_rows(
-        f"SELECT trace_id, start_time, count() OVER () AS total, {after} AS on_page FROM "
-        f"({_ONE_CONDITION.format(base=base, condition=condition)}) "
-        "ORDER BY on_page DESC, start_time DESC, trace_id DESC LIMIT {limit:UInt32}", {**params, "limit": limit + 1})
-    return [(r[1], r[0]) for r in rows if r[3]], int(rows[0][2]) if rows else 0
+    found, total = tracepage.page_and_total(store, "trace_id, start_time",
+                                            _ONE_CONDITION.format(base=base, condition=condition), after,
+                                            "start_time DESC, trace_id DESC", {**params, "limit": limit + 1})
+    return [(r["start_time"], r["trace_id"]) for r in found], total
 
 
 def _count_one_condition(store: Store, base: str, condition: str, params: dict[str, Any]) -> int:
