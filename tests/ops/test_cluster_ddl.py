@@ -74,7 +74,8 @@ def test_small_tables_are_replicated_to_every_node_without_distributed(rendered:
 
 def test_views_read_and_write_local_tables(rendered: list[str]) -> None:
     views = [s for s in rendered if s.startswith("CREATE MATERIALIZED VIEW")]
-    assert {re.search(r"VIEW IF NOT EXISTS (\w+)", v).group(1) for v in views} >= {"traces_mv", "spans_hourly_mv"}
+    assert {re.search(r"VIEW IF NOT EXISTS (\w+)", v).group(1) for v in views} >= {
+        "trace_list_mv", "spans_hourly_mv", "spans_hourly_total_mv"}
     for view in views:
         assert re.search(r" TO \w+_local AS ", view), view[:120]
         sources = re.findall(r"\bFROM\s+([A-Za-z_]\w*)", view)
