@@ -42,20 +42,33 @@ MEASURES = (  # key, label, unit, higher is better
 )
 
 
-def _scores(store: Store, project: str, w: Window) -> dict[str, Any]:
-    params: dict[str, Any] = {"project": project, **w.params(), "safety": list(SAFETY)}
+def _both(w: Window, params: dict[str, Any]) -> Window:
+    """The window and the one before it, read together: `cur` (a column) tells their rows apart."""
+    params["cur"] = w.start
+    return Window(w.previous().start, w.end)
+
+
+def _scores(store: Store, project: str, w: Window) -> dict[bool, dict[str, Any]]:
+    """Per window (True: `w`, False: the one before): score means per name and source, and safety and
+    escalation counts, from one pass over both windows' scores."""
+    params: dict[str, Any] = {"project": project, "safety": list(SAFETY)}
+    params.update(_both(w, params).params())
     inner = scored_traces(store, params, columns=("trace_id", "name", "source", "value"))
-    by_name = {(r["name"], r["source"]): r for r in store.query(
-        f"SELECT name, source, count() AS n, avg(value) AS mean, max(value) AS top FROM ({inner}) "
-        "GROUP BY name, source", params)}
+    cur = "trace_start >= {cur:DateTime64(6)}"
+    out = {cur: {"by_name": {}, "safety_traces": 0, "incidents": 0, "esc_traces": 0, "escalations": 0}
+           for cur in (True, False)}
+    for r in store.query(f"SELECT {cur} AS cur, name, source, count() AS n, avg(value) AS mean, max(value) AS top "
+                         f"FROM ({inner}) GROUP BY cur, name, source", params):
+        out[bool(r.pop("cur"))]["by_name"][(r["name"], r["source"])] = r
     # Traces with a safety (escalation) verdict, and those where one is at or above 0.5.
-    flags = store.query(
-        "SELECT uniqExactIf(trace_id, safety) AS safety_traces, uniqExactIf(trace_id, safety AND value >= 0.5) "
-        "AS incidents, uniqExactIf(trace_id, NOT safety) AS esc_traces, "
-        "uniqExactIf(trace_id, NOT safety AND value >= 0.5) AS escalations FROM (SELECT trace_id, value, "
-        f"name IN {{safety:Array(String)}} AS safety FROM ({inner}) "
-        "WHERE name IN {safety:Array(String)} OR name = 'escalation')", params)[0]
-    return {"by_name": by_name, **flags}
+    for r in store.query(
+            "SELECT cur, uniqExactIf(trace_id, safety) AS safety_traces, uniqExactIf(trace_id, safety AND "
+            "value >= 0.5) AS incidents, uniqExactIf(trace_id, NOT safety) AS esc_traces, "
+            "uniqExactIf(trace_id, NOT safety AND value >= 0.5) AS escalations FROM (SELECT trace_id, value, "
+            f"name IN {{safety:Array(String)}} AS safety, {cur} AS cur FROM ({inner}) "
+            "WHERE name IN {safety:Array(String)} OR name = 'escalation') GROUP BY cur", params):
+        out[bool(r.pop("cur"))].update(r)
+    return out
 
 
 def _mean(by_name: dict, name: str) -> tuple[float | None, int]:
@@ -75,14 +88,22 @@ def _satisfaction(by_name: dict) -> tuple[float | None, int]:
     return (total / count if count else None), count
 
 
-def prompt_versions(store: Store, project: str, w: Window) -> list[dict[str, Any]]:
-    """Quality per prompt version, each compared with its predecessor (see the module docstring)."""
-    params: dict[str, Any] = {"project": project, **w.params(), "names": list(QUALITY)}
+def _version_rows(store: Store, params: dict[str, Any]) -> dict[bool, list[dict[str, Any]]]:
+    """Quality scores per prompt version, oldest version first, per window (params: the span read and
+    `cur`, where the current window starts)."""
+    params["names"] = list(QUALITY)
     inner = scored_traces(store, params, " AND name IN {names:Array(String)}", "prompt_version", ("value",))
-    rows = store.query(
-        f"SELECT segment AS prompt, count() AS n, avg(value) AS mean, varSamp(value) AS var, "
-        f"min(trace_start) AS first_seen FROM ({inner}) WHERE segment != ':' GROUP BY prompt "
-        "ORDER BY first_seen", params)
+    out: dict[bool, list[dict[str, Any]]] = {True: [], False: []}
+    for r in store.query(
+            "SELECT trace_start >= {cur:DateTime64(6)} AS cur, segment AS prompt, count() AS n, avg(value) AS mean, "
+            f"varSamp(value) AS var, min(trace_start) AS first_seen FROM ({inner}) WHERE segment != ':' "
+            "GROUP BY cur, prompt ORDER BY first_seen", params):
+        out[bool(r.pop("cur"))].append(r)
+    return out
+
+
+def _compare_versions(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each prompt version compared with its predecessor (see the module docstring)."""
     by_prompt: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
         name, _, version = r["prompt"].rpartition(":")
@@ -100,13 +121,11 @@ def prompt_versions(store: Store, project: str, w: Window) -> list[dict[str, Any
     return out
 
 
-def _values(store: Store, project: str, w: Window, by_window: dict) -> dict[str, tuple[float | None, int]]:
+def _values(store: Store, project: str, w: Window, s: dict[str, Any],
+            versions: list[dict[str, Any]]) -> dict[str, tuple[float | None, int]]:
     req = totals(store, project, w, SpanSelect(root=True))
     spent = spend(store, project, w)
-    s = _scores(store, project, w)
-    versions = prompt_versions(store, project, w)
     compared = [v for v in versions if v["regressed"] is not None]
-    by_window["prompt_versions"] = versions
     return {
         "cost_per_request": (spent / req["requests"] if req["requests"] else None, req["requests"]),
         "latency_p50": (req["latency_p50"], req["requests"]),
@@ -125,9 +144,13 @@ def _values(store: Store, project: str, w: Window, by_window: dict) -> dict[str,
 
 
 def success_measures(store: Store, project: str, w: Window) -> dict[str, Any]:
-    extra: dict[str, Any] = {}
-    current = _values(store, project, w, extra)
-    previous = _values(store, project, w.previous(), {})
+    scores = _scores(store, project, w)
+    params: dict[str, Any] = {"project": project}
+    params.update(_both(w, params).params())
+    rows = _version_rows(store, params)
+    versions = {cur: _compare_versions(rows[cur]) for cur in (True, False)}
+    current = _values(store, project, w, scores[True], versions[True])
+    previous = _values(store, project, w.previous(), scores[False], versions[False])
     measures = []
     for key, label, unit, better in MEASURES:
         value, n = current[key]
@@ -140,4 +163,4 @@ def success_measures(store: Store, project: str, w: Window) -> dict[str, Any]:
             "improved": None if not change else (change > 0) == better,
         })
     return {"start": w.start, "end": w.end, "previous_start": w.previous().start, "measures": measures,
-            "prompt_versions": extra["prompt_versions"]}
+            "prompt_versions": versions[True]}
