@@ -54,18 +54,18 @@ def _scores(store: Store, project: str, w: Window) -> dict[bool, dict[str, Any]]
     params: dict[str, Any] = {"project": project, "safety": list(SAFETY)}
     params.update(_both(w, params).params())
     inner = scored_traces(store, params, columns=("trace_id", "name", "source", "value"))
-    cur = "trace_start >= {cur:DateTime64(6)}"
-    out = {cur: {"by_name": {}, "safety_traces": 0, "incidents": 0, "esc_traces": 0, "escalations": 0}
-           for cur in (True, False)}
-    for r in store.query(f"SELECT {cur} AS cur, name, source, count() AS n, avg(value) AS mean, max(value) AS top "
-                         f"FROM ({inner}) GROUP BY cur, name, source", params):
+    is_current = "trace_start >= {cur:DateTime64(6)}"
+    out = {current: {"by_name": {}, "safety_traces": 0, "incidents": 0, "esc_traces": 0, "escalations": 0}
+           for current in (True, False)}
+    for r in store.query(f"SELECT {is_current} AS cur, name, source, count() AS n, avg(value) AS mean, "
+                         f"max(value) AS top FROM ({inner}) GROUP BY cur, name, source", params):
         out[bool(r.pop("cur"))]["by_name"][(r["name"], r["source"])] = r
     # Traces with a safety (escalation) verdict, and those where one is at or above 0.5.
     for r in store.query(
             "SELECT cur, uniqExactIf(trace_id, safety) AS safety_traces, uniqExactIf(trace_id, safety AND "
             "value >= 0.5) AS incidents, uniqExactIf(trace_id, NOT safety) AS esc_traces, "
             "uniqExactIf(trace_id, NOT safety AND value >= 0.5) AS escalations FROM (SELECT trace_id, value, "
-            f"name IN {{safety:Array(String)}} AS safety, {cur} AS cur FROM ({inner}) "
+            f"name IN {{safety:Array(String)}} AS safety, {is_current} AS cur FROM ({inner}) "
             "WHERE name IN {safety:Array(String)} OR name = 'escalation') GROUP BY cur", params):
         out[bool(r.pop("cur"))].update(r)
     return out
