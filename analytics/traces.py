@@ -16,6 +16,7 @@ from typing import Any
 
 from analytics import tracepage
 from analytics.scoresql import ScoreCondition, score_conditions_sql, scored_traces
+from analytics.window import Window
 from store.client import Store
 
 TRACE_FIELDS = """
@@ -119,9 +120,7 @@ def _trace_having(f: TraceFilter, params: dict[str, Any]) -> list[str]:
 
 def _trace_where(project: str, f: TraceFilter, params: dict[str, Any]) -> list[str]:
     """Conditions on `trace_list` rows other than time (see ROWS_IN_WINDOW)."""
-    start, end = _window(f)
-    params.update(project=project, start=start, end=end, day_from=start.date() - timedelta(days=1),
-                  day_to=end.date())
+    params.update(project=project, **Window(*_window(f)).params())
     where = ["project = {project:String}"]
     if f.trace_ids is not None:
         params["trace_ids"] = f.trace_ids
@@ -165,9 +164,12 @@ def list_traces(store: Store, project: str, f: TraceFilter, limit: int = 50,
     having = _trace_having(f, params)
     pre = tracepage.prefilters(f, params)
     one = _one_condition(f, having, pre)
-    paged_count = sort == "newest" and one is not None  # a sparse single filter counts with its page
-    total, exact = _count(store, f, " AND ".join(base), having, pre, params, counted_elsewhere=paged_count)
-    if paged_count and exact:
+    if sort == "newest" and one is not None:  # a sparse single filter counts with its page
+        total = _estimate(store, f, " AND ".join(base), pre, params)
+        exact = False
+    else:
+        total, exact = _count(store, f, " AND ".join(base), having, pre, params)
+    if sort == "newest" and one is not None and total <= tracepage.EXACT_COUNT_LIMIT:
         # A sparse single filter: one pass over its rows finds the page and the total (slices would widen
         # many times).
         found, total = _newest_one_condition(store, " AND ".join(base), one, params, limit,
@@ -220,9 +222,8 @@ def _scored_page(store: Store, project: str, f: TraceFilter, params: dict[str, A
     newest matching traces and their count come from one pass over the named evaluators' scores, and only
     the page's traces are read from the trace list. A trace matches when, for every condition, one of its
     scores of that name (newest version) does."""
-    start, end = _window(f)
-    params.update(project=project, start=start, end=end, day_from=start.date() - timedelta(days=1),
-                  day_to=end.date(), sc_names=sorted({c.name for c in f.scores}), limit=limit + 1)
+    params.update(project=project, **Window(*_window(f)).params(), sc_names=sorted({c.name for c in f.scores}),
+                  limit=limit + 1)
     tests = []
     for i, cond in enumerate(f.scores):
         params.update({f"sc_name{i}": cond.name, f"sc_value{i}": cond.value})
@@ -245,10 +246,12 @@ def _scored_page(store: Store, project: str, f: TraceFilter, params: dict[str, A
     return Page(rows, total, next_cursor)
 
 
-def _count(store: Store, f: TraceFilter, base: str, having: list[str], pre: list[str],
-           params: dict[str, Any], counted_elsewhere: bool = False) -> tuple[int, bool]:
-    """(traces matching, exact?): estimated from rows first; see analytics/tracepage.py. A single-filter
-    search below the limit is counted by its page query when `counted_elsewhere` (then: (estimate, True))."""
+_STARTED = "first_start >= {start:DateTime64(6)} AND first_start < {end:DateTime64(6)}"  # rows, not traces
+
+
+def _estimate(store: Store, f: TraceFilter, base: str, pre: list[str], params: dict[str, Any]) -> int:
+    """The rows in the window matching every filter a single row can test: an estimate of the traces
+    matching (a trace usually has one row)."""
     on_rows = list(pre)
     if f.service:
         on_rows.append("service_name = {service:String}")
@@ -256,19 +259,22 @@ def _count(store: Store, f: TraceFilter, base: str, having: list[str], pre: list
         on_rows.append("error_count = 0")
     # Conditions in WHERE: a primary-key range alone is counted from the index, a user or session from
     # the trace list's projections sorted by them.
-    window = "first_start >= {start:DateTime64(6)} AND first_start < {end:DateTime64(6)}"
-    estimate = int(store.query_rows(
-        f"SELECT count() FROM trace_list WHERE {' AND '.join([base, window, *on_rows])}", params)[0][0])
+    return int(store.query_rows(
+        f"SELECT count() FROM trace_list WHERE {' AND '.join([base, _STARTED, *on_rows])}", params)[0][0])
+
+
+def _count(store: Store, f: TraceFilter, base: str, having: list[str], pre: list[str],
+           params: dict[str, Any]) -> tuple[int, bool]:
+    """(traces matching, exact?): estimated from rows first; see analytics/tracepage.py."""
+    estimate = _estimate(store, f, base, pre, params)
     if estimate > tracepage.EXACT_COUNT_LIMIT:
         return estimate, False
-    if counted_elsewhere:
-        return estimate, True
     if one := _one_condition(f, having, pre):
         return _count_one_condition(store, base, one, params), True
     narrow = ""
     if pre:  # the filter that matched fewest rows narrows the merge; HAVING checks them all
         counts = store.query_rows(f"SELECT {', '.join(f'countIf({c})' for c in pre)} FROM trace_list "
-                                  f"WHERE {base} AND {window}", params)[0]
+                                  f"WHERE {base} AND {_STARTED}", params)[0]
         fewest = pre[min(range(len(pre)), key=lambda i: counts[i])]
         narrow = f" AND trace_id IN (SELECT trace_id FROM trace_list WHERE {base} AND {ROWS_IN_WINDOW} AND {fewest})"
     total = store.query_rows(
