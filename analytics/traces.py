@@ -252,6 +252,8 @@ _STARTED = "first_start >= {start:DateTime64(6)} AND first_start < {end:DateTime
 def _estimate(store: Store, f: TraceFilter, base: str, pre: list[str], params: dict[str, Any]) -> int:
     """The rows in the window matching every filter a single row can test: an estimate of the traces
     matching (a trace usually has one row)."""
+    if facets := _facet_conditions(f, params):
+        return _facet_estimate(store, facets, params)
     on_rows = list(pre)
     if f.service:
         on_rows.append("service_name = {service:String}")
@@ -261,6 +263,52 @@ def _estimate(store: Store, f: TraceFilter, base: str, pre: list[str], params: d
     # the trace list's projections sorted by them.
     return int(store.query_rows(
         f"SELECT count() FROM trace_list WHERE {' AND '.join([base, _STARTED, *on_rows])}", params)[0][0])
+
+
+# Filters the hourly facet counts answer (trace_facets_hourly, migration 0058): column, or the conditions
+# on (facet rows, trace_list rows) for status.
+_FACETS = {"service": "service_name", "environment": "environment", "prompt_name": "prompt_name",
+           "prompt_version": "prompt_version"}
+_STATUS = {"error": ("has_error = 1", "error_count > 0"), "ok": ("has_error = 0", "error_count = 0")}
+
+
+def _facet_conditions(f: TraceFilter, params: dict[str, Any]) -> list[tuple[str, str]]:
+    """(on facet rows, on trace_list rows) per filter, when the search filters on facets alone (and on
+    one at least: unfiltered, the primary key counts a range faster)."""
+    if (f.session_id or f.user_id or f.tags or f.q or f.kind or f.scores or f.trace_ids is not None
+            or (f.status and f.status not in _STATUS)):
+        return []
+    out = []
+    for attr, column in _FACETS.items():
+        if value := getattr(f, attr):
+            params[attr] = value
+            out.append((f"{column} = {{{attr}:String}}",) * 2)
+    if f.model:
+        params["model"] = f.model
+        out.append(("has(models, {model:String})",) * 2)
+    if f.status:
+        out.append(_STATUS[f.status])
+    return out
+
+
+def _facet_estimate(store: Store, facets: list[tuple[str, str]], params: dict[str, Any]) -> int:
+    """The rows matching: the window's whole hours from the facet counts, its partial hours (at most an
+    hour at each end) from trace_list."""
+    start, end = params["start"], params["end"]
+    h_lo = start.replace(minute=0, second=0, microsecond=0)
+    h_lo += timedelta(hours=1) if h_lo < start else timedelta(0)
+    h_hi = end.replace(minute=0, second=0, microsecond=0)
+    if h_hi <= h_lo:  # no whole hour: every row from trace_list
+        h_lo = h_hi = end
+    on_facets = " AND ".join(c for c, _ in facets)
+    on_rows = " AND ".join(c for _, c in facets)
+    return int(store.query_rows(
+        "SELECT (SELECT sum(rows) FROM trace_facets_hourly WHERE project = {project:String} "
+        f"AND hour >= {{h_lo:DateTime64(6)}} AND hour < {{h_hi:DateTime64(6)}} AND {on_facets}) "
+        "+ (SELECT count() FROM trace_list WHERE project = {project:String} "
+        "AND (first_start >= {start:DateTime64(6)} AND first_start < {h_lo:DateTime64(6)} "
+        f"OR first_start >= {{h_hi:DateTime64(6)}} AND first_start < {{end:DateTime64(6)}}) AND {on_rows})",
+        {**params, "h_lo": h_lo, "h_hi": h_hi})[0][0])
 
 
 def _count(store: Store, f: TraceFilter, base: str, having: list[str], pre: list[str],

@@ -45,6 +45,7 @@ RETAINED: dict[str, Retained] = {
     "scores": Retained("toDateTime(created_at)", ("rationale", "comment")),
     "spans_hourly": Retained("hour"),
     "spans_hourly_total": Retained("hour"),
+    "trace_facets_hourly": Retained("hour"),
     "spans_daily": Retained("day"),
     "review_items": Retained("toDateTime(added_at)"),  # ids only; goes with the traces it points at
 }

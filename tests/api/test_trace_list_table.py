@@ -122,6 +122,49 @@ def test_big_unfiltered_searches_report_an_estimate(server, monkeypatch):
     assert [t["trace_id"] for t in estimated["data"]] == [t["trace_id"] for t in exact["data"]]
 
 
+def test_broad_filter_totals_add_hourly_facet_counts_to_the_partial_hours(server, monkeypatch):
+    # Totals of facet-only searches sum the whole hours of trace_facets_hourly and count the rows of the
+    # partial hours at either end of the window: traces at both edges, inside and just outside.
+    h = (time.time_ns() // HOUR_NS - 5) * HOUR_NS
+    minute = HOUR_NS // 60
+    traces = [  # (minutes after h, service, environment, model, error, prompt version)
+        (10, "bot", "production", "gpt-4o", False, "v1"),  # before the window
+        (30, "bot", "production", "gpt-4o", True, "v1"),  # the window's first, partial, hour
+        (75, "api", "staging", "claude-3-5-sonnet", False, "v2"),
+        (125, "bot", "production", "gpt-4o", True, "v2"),
+        (170, "bot", "staging", "gpt-4o", False, "v1"),
+        (200, "api", "production", "claude-3-5-sonnet", True, "v1"),
+        (250, "bot", "production", "claude-3-5-sonnet", False, "v2"),  # the last, partial, hour
+        (290, "bot", "production", "gpt-4o", True, "v1"),  # after the window
+    ]
+    for at, service, env, model, error, version in traces:
+        tid, root_id = new_trace_id(), new_span_id()
+        attrs = {"loupe.environment": env, "loupe.prompt.name": "answer", "loupe.prompt.version": version}
+        ingest(server, [span(tid, span_id=root_id, name="r", start_ns=h + at * minute, attrs=attrs, error=error),
+                        llm_span(tid, parent=root_id, **{"gen_ai.request.model": model,
+                                                         "gen_ai.response.model": model})], service=service)
+    window = {"start": datetime.fromtimestamp((h + 20 * minute) / 1e9, UTC).isoformat(),
+              "end": datetime.fromtimestamp((h + 280 * minute) / 1e9, UTC).isoformat()}
+    inside = [t for t in traces if 20 <= t[0] < 280]
+    searches = {  # filters, and the traces they match
+        "model": ({"model": "gpt-4o"}, [t for t in inside if t[3] == "gpt-4o"]),
+        "model+errors": ({"model": "gpt-4o", "status": "error"}, [t for t in inside if t[3] == "gpt-4o" and t[4]]),
+        "service+ok": ({"service": "bot", "status": "ok"}, [t for t in inside if t[1] == "bot" and not t[4]]),
+        "environment": ({"environment": "production"}, [t for t in inside if t[2] == "production"]),
+        "prompt": ({"prompt_name": "answer", "prompt_version": "v2"}, [t for t in inside if t[5] == "v2"]),
+    }
+    monkeypatch.setattr(tracepage, "EXACT_COUNT_LIMIT", 0)  # report every total as the estimate
+    with server.client() as c:
+        for name, (filters, matching) in searches.items():
+            page = c.get("/api/traces", params={**window, **filters}).json()
+            assert page["total_exact"] is False, name
+            assert page["total"] == len(matching) == len(page["data"]), name
+    assert server.state.store.query_rows(
+        "SELECT sum(rows) FROM trace_facets_hourly WHERE hour >= {lo:DateTime64(6)} AND hour < {hi:DateTime64(6)}",
+        {"lo": datetime.fromtimestamp(h / 1e9, UTC), "hi": datetime.fromtimestamp((h + 5 * HOUR_NS) / 1e9, UTC)},
+    )[0][0] == len(traces)
+
+
 def _scores(server, names: tuple[str, ...] = ("thumbs",)) -> list[tuple]:
     return server.state.store.query_rows(
         "SELECT name, value, trace_start, t_user, t_prompt_version, t_models FROM scores "
