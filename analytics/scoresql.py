@@ -15,7 +15,7 @@ from typing import Any
 _KEY = "score_key"
 _STAMPED_READS = {"model": "t_models", "prompt_version": "t_prompt_name, t_prompt_version", "service": "t_service",
                   "environment": "t_environment", "user": "t_user"}
-_UNSTAMPED = "trace_start = toDateTime64(0, 6, 'UTC')"
+UNSTAMPED = "trace_start = toDateTime64(0, 6, 'UTC')"
 _CONDITION = re.compile(r"^\s*([A-Za-z0-9_.:-]{1,128})\s*(<=|>=|!=|<|>|=)\s*(-?\d+(?:\.\d+)?)\s*$")
 _OPS = {"<": "<", "<=": "<=", ">": ">", ">=": ">=", "=": "=", "!=": "!="}
 
@@ -107,7 +107,7 @@ def score_conditions_sql(conditions: list[ScoreCondition], params: dict[str, Any
         params[f"sc_value{i}"] = cond.value
         inner = latest_scores(f"project = {{project:String}} AND name = {{sc_name{i}:String}} "
                               "AND created_at >= {day_from:Date} AND (trace_start >= {sc_lo:DateTime64(6)} "
-                              f"AND trace_start < {{sc_hi:DateTime64(6)}} OR {_UNSTAMPED})",
+                              f"AND trace_start < {{sc_hi:DateTime64(6)}} OR {UNSTAMPED})",
                               columns=("trace_id", "value"))
         clauses.append(f"trace_id IN (SELECT trace_id FROM ({inner}) "
                        f"WHERE value {cond.op} {{sc_value{i}:Float64}})")
@@ -140,7 +140,7 @@ def _pending_traces(segment: str | None, where: str) -> str:
     return (f"SELECT trace_id, min(first_start) AS t_start{seg} FROM trace_list "
             "WHERE project = {project:String} AND first_start >= {start:DateTime64(6)} - INTERVAL 1 DAY "
             "AND first_start < {end:DateTime64(6)} + INTERVAL 1 DAY "
-            f"AND trace_id IN (SELECT trace_id FROM scores WHERE {where} AND {_UNSTAMPED}) GROUP BY trace_id "
+            f"AND trace_id IN (SELECT trace_id FROM scores WHERE {where} AND {UNSTAMPED}) GROUP BY trace_id "
             "HAVING t_start >= {start:DateTime64(6)} AND t_start < {end:DateTime64(6)}")
 
 
@@ -165,12 +165,12 @@ def scored_traces(store: Any, params: dict[str, Any], score_where: str = "", seg
     if pending:  # the usual case has none, and then reads no trace ids
         params.update(p_ids=[r[0] for r in pending], p_starts=[r[1] for r in pending])
         at = "indexOf({p_ids:Array(String)}, trace_id)"
-        inner = f", if({_UNSTAMPED}, {{p_starts:Array(DateTime64(6, 'UTC'))}}[{at}], trace_start) AS s_start"
+        inner = f", if({UNSTAMPED}, {{p_starts:Array(DateTime64(6, 'UTC'))}}[{at}], trace_start) AS s_start"
         if segment:
             params["p_segments"] = [r[2] for r in pending]
             kind = "Array(Array(String))" if segment == "model" else "Array(String)"
-            inner += f", if({_UNSTAMPED}, {{p_segments:{kind}}}[{at}], {STAMPED[segment]}) AS s_segment"
-        stamped = f"({stamped} OR {_UNSTAMPED} AND trace_id IN {{p_ids:Array(String)}})"
+            inner += f", if({UNSTAMPED}, {{p_segments:{kind}}}[{at}], {STAMPED[segment]}) AS s_segment"
+        stamped = f"({stamped} OR {UNSTAMPED} AND trace_id IN {{p_ids:Array(String)}})"
         reads += ", trace_id"
     # No `trace_id != ''` here: a stamped score or a looked-up one has a trace, and the test would read every id.
     repeated = repeated_keys(store, f"project = {{project:String}} AND created_at >= {{day_from:Date}}{score_where}",
@@ -189,8 +189,8 @@ def _scored_traces_joined(where: str, segment: str | None) -> str:
         f"{where} AND trace_start >= {{start:DateTime64(6)}} AND trace_start < {{end:DateTime64(6)}}",
         {"trace_start": "trace_start", **({"segment": STAMPED[segment]} if segment else {})}, columns=SCORE_ROW,
         reads="trace_start" + (f", {_STAMPED_READS[segment]}" if segment else ""))
-    pending = (f"{where} AND {_UNSTAMPED} AND {_KEY} NOT IN (SELECT {_KEY} FROM scores WHERE {where} "
-               f"AND NOT {_UNSTAMPED} AND trace_id IN (SELECT trace_id FROM scores WHERE {where} AND {_UNSTAMPED}))")
+    pending = (f"{where} AND {UNSTAMPED} AND {_KEY} NOT IN (SELECT {_KEY} FROM scores WHERE {where} "
+               f"AND NOT {UNSTAMPED} AND trace_id IN (SELECT trace_id FROM scores WHERE {where} AND {UNSTAMPED}))")
     joined = (
         "SELECT s.trace_id AS trace_id, s.target_type AS target_type, s.target_id AS target_id, s.name AS name, "
         "s.source AS source, s.author AS author, s.value AS value, s.label AS label, t.t_start AS trace_start"

@@ -103,9 +103,7 @@ def newest_page(store: Any, fields: str, skinny: str, where: list[str], having: 
             return []
         hi = min(hi, _utc(newest[0][0]) + timedelta(microseconds=1))
     found: list[tuple[datetime, str]] = []
-    step = FIRST_SLICE
-    if expected > 0:
-        step = min(max((end - start) * min(1.0, 3 * (limit + 1) / expected), MIN_SLICE), end - start)
+    step = first_slice(end - start, limit, expected)
     first = step
     while hi > start and len(found) <= limit:
         lo = max(start, hi - step)
@@ -122,6 +120,30 @@ def newest_page(store: Any, fields: str, skinny: str, where: list[str], having: 
         found += [(r["start_time"], r["trace_id"]) for r in rows]
         hi, step = lo, step * GROWTH
     return page_rows(store, fields, params, found[:limit + 1])
+
+
+def first_slice(window: timedelta, limit: int, expected: int) -> timedelta:
+    """A slice of the window expected to hold about three pages (`expected` matches in the window)."""
+    if expected <= 0:
+        return min(FIRST_SLICE, window)
+    return min(max(window * min(1.0, 3 * (limit + 1) / expected), MIN_SLICE), window)
+
+
+def sliced(store: Any, sql: str, params: dict[str, Any], window: Any, limit: int,
+           cursor: tuple[datetime, str] | None, expected: int) -> list[dict[str, Any]]:
+    """Up to limit+1 rows of `sql`, a newest-first search of the window [{start}, {end}) that returns up to
+    {need} rows: run over slices of the window, newest first, from the cursor back, each GROWTH times the
+    last, until the page is full. For searches whose rows each lie in one slice."""
+    start, hi = _utc(window.start), _utc(window.end)
+    if cursor:
+        hi = min(hi, _utc(cursor[0]) + timedelta(microseconds=1))
+    step = first_slice(_utc(window.end) - start, limit, expected)
+    found: list[dict[str, Any]] = []
+    while hi > start and len(found) <= limit:
+        lo = max(start, hi - step)
+        found += store.query(sql, {**params, "start": lo, "end": hi, "need": limit + 1 - len(found)})
+        hi, step = lo, step * GROWTH
+    return found
 
 
 def page_rows(store: Any, fields: str, params: dict[str, Any], found: list[tuple[datetime, str]],

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from analytics import tracepage
-from analytics.scoresql import ScoreCondition, score_conditions_sql, scored_traces
+from analytics.scoresql import UNSTAMPED, ScoreCondition, score_conditions_sql, scored_traces
 from analytics.window import Window
 from store.client import Store
 
@@ -219,10 +219,16 @@ def _only_scores(f: TraceFilter) -> bool:
 def _scored_page(store: Store, project: str, f: TraceFilter, params: dict[str, Any], limit: int,
                  cursor: tuple[datetime, str] | None) -> Page:
     """A search on scores alone, from `scores`: they carry their trace's start (store/scores.py), so the
-    newest matching traces and their count come from one pass over the named evaluators' scores, and only
-    the page's traces are read from the trace list. A trace matches when, for every condition, one of its
-    scores of that name (newest version) does."""
-    params.update(project=project, **Window(*_window(f)).params(), sc_names=sorted({c.name for c in f.scores}),
+    newest matching traces come from the named evaluators' scores (read by name and start through the
+    projection of migration 0059), and only the page's traces are read from the trace list. A trace matches
+    when, for every condition, one of its scores of that name (newest version) does.
+
+    A search matching few score rows pages and counts in one pass over the window; a broad one (one
+    condition, more than EXACT_COUNT_LIMIT rows) reports the rows matching as its total and searches the
+    window in slices, newest first, as the trace list does (analytics/tracepage.py): a trace's scores all
+    carry its start, so a slice holds all of a trace's scores or none."""
+    window = Window(*_window(f))
+    params.update(project=project, **window.params(), sc_names=sorted({c.name for c in f.scores}),
                   limit=limit + 1)
     tests = []
     for i, cond in enumerate(f.scores):
@@ -235,15 +241,36 @@ def _scored_page(store: Store, project: str, f: TraceFilter, params: dict[str, A
         after = "(start_time, trace_id) < ({c_start:DateTime64(6)}, {c_id:String})"
     matching = (f"SELECT trace_id, min(trace_start) AS start_time FROM ({inner}) WHERE ({') OR ('.join(tests)}) "
                 f"GROUP BY trace_id HAVING {' AND '.join(f'countIf({t}) > 0' for t in tests)}")
-    found, total = tracepage.page_and_total(store, "trace_id, start_time", matching, after,
-                                            "start_time DESC, trace_id DESC", params)
+    estimate = _score_rows(store, tests[0], params) if len(tests) == 1 else 0
+    if estimate > tracepage.EXACT_COUNT_LIMIT:
+        # The slice bounds the start again: a score not yet stamped is read in every slice (by trace id).
+        found = tracepage.sliced(store, f"SELECT trace_id, start_time FROM ({matching}) WHERE {after} "
+                                 "AND start_time >= {start:DateTime64(6)} AND start_time < {end:DateTime64(6)} "
+                                 "ORDER BY start_time DESC, trace_id DESC LIMIT {need:UInt32}",
+                                 params, window, limit, cursor, estimate)
+        total, exact = estimate, False
+    else:
+        found, total = tracepage.page_and_total(store, "trace_id, start_time", matching, after,
+                                                "start_time DESC, trace_id DESC", params)
+        exact = True
     rows = tracepage.page_rows(store, TRACE_FIELDS, params, [(r["start_time"], r["trace_id"]) for r in found],
                                exact_start=False)
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
         next_cursor = encode_cursor(rows[-1]["start_time"], rows[-1]["trace_id"])
-    return Page(rows, total, next_cursor)
+    return Page(rows, total, next_cursor, total_exact=exact)
+
+
+def _score_rows(store: Store, test: str, params: dict[str, Any]) -> int:
+    """Score rows in the window matching the condition `test`: the traces matching, but for a trace scored
+    more than once by that evaluator (several spans, a changed mind). Scores not yet stamped count when
+    their trace was looked up (scored_traces' p_ids), all of them when there were too many to look up."""
+    pending = "trace_id IN {p_ids:Array(String)}" if "p_ids" in params else "1"
+    return int(store.query_rows(
+        f"SELECT count() FROM scores WHERE project = {{project:String}} AND created_at >= {{day_from:Date}} "
+        f"AND {test} AND (trace_start >= {{start:DateTime64(6)}} AND trace_start < {{end:DateTime64(6)}} "
+        f"OR {UNSTAMPED} AND {pending})", params)[0][0])
 
 
 _STARTED = "first_start >= {start:DateTime64(6)} AND first_start < {end:DateTime64(6)}"  # rows, not traces

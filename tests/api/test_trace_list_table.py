@@ -215,25 +215,34 @@ def test_scores_are_stamped_with_their_trace_and_feedback_that_races_it_still_co
     assert _scores(server)[-1][2].timestamp() != 0
 
 
-def test_a_search_on_scores_alone_pages_newest_first_with_its_total(server):
+@pytest.mark.parametrize("exact_limit", [10_000, 0], ids=["exact", "sliced"])
+def test_a_search_on_scores_alone_pages_newest_first_with_its_total(server, monkeypatch, exact_limit):
+    # A broad search (past EXACT_COUNT_LIMIT matching score rows) reports the rows as its total and searches
+    # the window in slices sized by them: 36 rows, pages of 1, a 40-hour window: the first slice holds the
+    # last 6.7 hours, where only the late trace is.
+    monkeypatch.setattr(tracepage, "EXACT_COUNT_LIMIT", exact_limit)
     now = time.time_ns()
-    starts = {new_trace_id(): now - int(h * HOUR_NS) for h in (0.2, 1, 3, 9, 30)}
+    starts = {new_trace_id(): now - int(h * HOUR_NS) for h in (9, 12, 20, 30, 35)}
     for tid, start in starts.items():
         ingest(server, request(tid, start, "scored"))
-    late = new_trace_id()  # rated before it arrives: unstamped, looked up at read time
+    late = new_trace_id()  # rated before it arrives: unstamped, looked up at read time (in every slice)
+    oldest = list(starts)[-1]
     with server.client() as c:
-        for tid, value in [*((t, 0.1) for t in starts), (late, 0.2)]:
+        ratings = [*((t, 0.1, "qa") for t in starts), (late, 0.2, "qa"),
+                   *((oldest, 0.3, f"reviewer-{i}") for i in range(30))]  # one trace, many raters
+        for tid, value, author in ratings:
             assert c.post("/api/scores", json={"target_id": tid, "name": "sc_only", "value": value,
-                                               "author": "qa"}).status_code == 201
+                                               "author": author}).status_code == 201
         # One trace rated high by a second evaluator too: only it matches both conditions.
         first = next(iter(starts))
         assert c.post("/api/scores", json={"target_id": first, "name": "sc_other", "value": 1}).status_code == 201
     starts[late] = now - int(5 * HOUR_NS)
     ingest(server, request(late, starts[late], "scored late"))
     with server.client() as c:
+        window = {"start": datetime.fromtimestamp(now / 1e9 - 40 * 3600, UTC).isoformat()}
         pages, cursor = [], None
         for _ in range(10):
-            page = c.get("/api/traces", params={"score": "sc_only<0.5", "limit": 2,
+            page = c.get("/api/traces", params={"score": "sc_only<0.5", "limit": 1, **window,
                                                 **({"cursor": cursor} if cursor else {})}).json()
             pages.append(page)
             cursor = page["next_cursor"]
@@ -243,6 +252,7 @@ def test_a_search_on_scores_alone_pages_newest_first_with_its_total(server):
         none = c.get("/api/traces", params={"score": "sc_only>0.5"}).json()
     listed = [t["trace_id"] for p in pages for t in p["data"]]
     assert listed == sorted(starts, key=lambda t: starts[t], reverse=True)
-    assert {p["total"] for p in pages} == {6} and len(pages) == 3
+    assert len(pages) == 6 and {p.get("total_exact", True) for p in pages} == {exact_limit > 0}
+    assert {p["total"] for p in pages} == ({6} if exact_limit else {36})  # traces, or rows
     assert [t["trace_id"] for t in both["data"]] == [first] and both["total"] == 1
     assert none["data"] == [] and none["total"] == 0
