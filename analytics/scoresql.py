@@ -134,14 +134,30 @@ STAMPED = {
 MAX_PENDING = 5000  # unstamped traces looked up per read; beyond, they are joined (slower, as exact)
 
 
-def _pending_traces(segment: str | None, where: str) -> str:
-    """Start (and segment) of the traces of unstamped scores in the window, from `trace_list`."""
+def _pending_traces(segment: str | None, ids: str) -> str:
+    """Start (and segment) of the traces `ids` (a set in SQL) that started in the window, from `trace_list`."""
     seg = f", {SEGMENTS[segment]} AS segment" if segment else ""
     return (f"SELECT trace_id, min(first_start) AS t_start{seg} FROM trace_list "
             "WHERE project = {project:String} AND first_start >= {start:DateTime64(6)} - INTERVAL 1 DAY "
-            "AND first_start < {end:DateTime64(6)} + INTERVAL 1 DAY "
-            f"AND trace_id IN (SELECT trace_id FROM scores WHERE {where} AND {UNSTAMPED}) GROUP BY trace_id "
+            f"AND first_start < {{end:DateTime64(6)}} + INTERVAL 1 DAY AND trace_id IN {ids} GROUP BY trace_id "
             "HAVING t_start >= {start:DateTime64(6)} AND t_start < {end:DateTime64(6)}")
+
+
+def _unstamped_ids(where: str) -> str:
+    return f"(SELECT trace_id FROM scores WHERE {where} AND {UNSTAMPED})"
+
+
+def _pending(store: Any, segment: str | None, where: str, params: dict[str, Any]) -> list[tuple] | None:
+    """(trace id, start[, segment]) of the traces of unstamped scores that started in the window; None
+    past MAX_PENDING such traces. Their ids come from `scores` first: the usual answer is none, and then
+    the trace list is not read."""
+    ids = store.query_rows(f"SELECT DISTINCT trace_id FROM {_unstamped_ids(where)} LIMIT {MAX_PENDING + 1}", params)
+    if len(ids) > MAX_PENDING:
+        return None
+    if not ids:
+        return []
+    return store.query_rows(_pending_traces(segment, "{pending_ids:Array(String)}"),
+                            {**params, "pending_ids": [i[0] for i in ids]})
 
 
 def scored_traces(store: Any, params: dict[str, Any], score_where: str = "", segment: str | None = None,
@@ -156,8 +172,8 @@ def scored_traces(store: Any, params: dict[str, Any], score_where: str = "", seg
     takes the newest version of every key.
     """
     where = f"project = {{project:String}} AND created_at >= {{day_from:Date}} AND trace_id != ''{score_where}"
-    pending = store.query_rows(f"{_pending_traces(segment, where)} LIMIT {MAX_PENDING + 1}", params)
-    if len(pending) > MAX_PENDING:
+    pending = _pending(store, segment, where, params)
+    if pending is None:
         return _scored_traces_joined(where, segment)
     stamped = "trace_start >= {start:DateTime64(6)} AND trace_start < {end:DateTime64(6)}"
     reads = "trace_start" + (f", {_STAMPED_READS[segment]}" if segment else "")
@@ -190,12 +206,13 @@ def _scored_traces_joined(where: str, segment: str | None) -> str:
         {"trace_start": "trace_start", **({"segment": STAMPED[segment]} if segment else {})}, columns=SCORE_ROW,
         reads="trace_start" + (f", {_STAMPED_READS[segment]}" if segment else ""))
     pending = (f"{where} AND {UNSTAMPED} AND {_KEY} NOT IN (SELECT {_KEY} FROM scores WHERE {where} "
-               f"AND NOT {UNSTAMPED} AND trace_id IN (SELECT trace_id FROM scores WHERE {where} AND {UNSTAMPED}))")
+               f"AND NOT {UNSTAMPED} AND trace_id IN {_unstamped_ids(where)})")
     joined = (
         "SELECT s.trace_id AS trace_id, s.target_type AS target_type, s.target_id AS target_id, s.name AS name, "
         "s.source AS source, s.author AS author, s.value AS value, s.label AS label, t.t_start AS trace_start"
         f"{', t.segment AS segment' if segment else ''} "
-        f"FROM ({latest_scores(pending, columns=SCORE_ROW)}) AS s INNER JOIN ({_pending_traces(segment, where)}) AS t "
+        f"FROM ({latest_scores(pending, columns=SCORE_ROW)}) AS s "
+        f"INNER JOIN ({_pending_traces(segment, _unstamped_ids(where))}) AS t "
         "ON s.trace_id = t.trace_id"
     )
     return f"SELECT {cols}{', segment' if segment else ''} FROM ({stamped}) UNION ALL {joined}"
