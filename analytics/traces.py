@@ -329,12 +329,12 @@ def _facet_estimate(store: Store, facets: list[tuple[str, str]], params: dict[st
         h_lo = h_hi = end
     on_facets = " AND ".join(c for c, _ in facets)
     on_rows = " AND ".join(c for _, c in facets)
-    return int(store.query_rows(
+    return int(store.query_rows(tracepage.without_projections(
         "SELECT (SELECT sum(rows) FROM trace_facets_hourly WHERE project = {project:String} "
         f"AND hour >= {{h_lo:DateTime64(6)}} AND hour < {{h_hi:DateTime64(6)}} AND {on_facets}) "
         "+ (SELECT count() FROM trace_list WHERE project = {project:String} "
         "AND (first_start >= {start:DateTime64(6)} AND first_start < {h_lo:DateTime64(6)} "
-        f"OR first_start >= {{h_hi:DateTime64(6)}} AND first_start < {{end:DateTime64(6)}}) AND {on_rows})",
+        f"OR first_start >= {{h_hi:DateTime64(6)}} AND first_start < {{end:DateTime64(6)}}) AND {on_rows})"),
         {**params, "h_lo": h_lo, "h_hi": h_hi})[0][0])
 
 
