@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from analytics import pertrace
 from analytics.latency import percentiles
 from analytics.window import Window, bucket_expr, clean
 from store.client import Store
@@ -37,20 +38,6 @@ _RAW_METRICS = """
     sum(output_tokens) AS output_tokens, sum(total_tokens) AS total_tokens, sum(duration_ms) AS duration_sum,
     count(ttft_ms) AS ttft_count, quantilesTDigest(0.5, 0.95, 0.99)(duration_ms) AS latency,
     quantilesTDigest(0.5, 0.95, 0.99)(ttft_ms) AS ttft
-"""
-# A trace's facts merged from its trace_list rows, for the user breakdown.
-_PER_TRACE = {
-    "user": "max(user_id)", "error_count": "sum(error_count)", "cost": "sum(cost_usd)",
-    "unpriced_n": "sum(unpriced_count)", "in_tok": "sum(input_tokens)", "out_tok": "sum(output_tokens)",
-    "tot_tok": "sum(total_tokens)", "service": "argMin(service_name, pick_key)", "env": "max(environment)",
-    "pname": "max(prompt_name)", "pversion": "max(prompt_version)", "models": "groupUniqArrayArray(models)",
-    "dur": "dateDiff('microsecond', t_start, max(last_end)) / 1000",
-}
-_TRACE_METRICS = """
-    count() AS span_total, count() AS requests, countIf(error_count > 0) AS errors, sum(cost) AS cost_usd,
-    sum(unpriced_n) AS unpriced, sum(in_tok) AS input_tokens, sum(out_tok) AS output_tokens,
-    sum(tot_tok) AS total_tokens, sum(dur) AS duration_sum, 0 AS ttft_count,
-    quantilesTDigest(0.5, 0.95, 0.99)(dur) AS latency, [nan, nan, nan] AS ttft
 """
 
 
@@ -153,33 +140,28 @@ def span_series(store: Store, project: str, w: Window, bucket: str, sel: SpanSel
 
 def _user_series(store: Store, project: str, w: Window, bucket: str, sel: SpanSelect,
                  params: dict[str, Any], top: int, rank_by: str) -> dict[str, Any]:
-    having = ["t_start >= {start:DateTime64(6)}", "t_start < {end:DateTime64(6)}", "user != ''"]
-    filters = []  # the merged facts HAVING reads
+    where = ["user != ''"]
+    filters = []  # the facts the filters read
     for attr, column in {"service": "service", "environment": "env", "prompt_name": "pname",
                          "prompt_version": "pversion"}.items():
         if value := getattr(sel, attr):
             params[f"f_{attr}"] = value
-            having.append(f"{column} = {{f_{attr}:String}}")
+            where.append(f"{column} = {{f_{attr}:String}}")
             filters.append(column)
     if sel.model:
         params["f_model"] = sel.model
-        having.append("has(models, {f_model:String})")
+        where.append("has(models, {f_model:String})")
         filters.append("models")
 
-    def per_trace(columns: list[str]) -> str:  # only the aggregates used: ClickHouse computes every one asked
-        wanted = ", ".join(f"{_PER_TRACE[c]} AS {c}" for c in dict.fromkeys(["user", *columns, *filters]))
-        return (f"SELECT trace_id, min(first_start) AS t_start, {wanted} FROM trace_list "
-                "WHERE project = {project:String} AND first_start >= {start:DateTime64(6)} - INTERVAL 1 DAY "
-                "AND first_start < {end:DateTime64(6)} + INTERVAL 1 DAY "
-                f"GROUP BY trace_id HAVING {' AND '.join(having)}")
-
+    traces = pertrace.traces_in_window(["user", "errs", "cost", "unpriced_n", "in_tok", "out_tok", "tokens", "dur",
+                                        *filters], " AND ".join(where))
     # One pass: per bucket and user, ranked by the user's total (cost or traces) over the window; the top
     # users keep their name, the rest fold into OTHER (t-digest states merge, sums add up).
     per_user = (
-        f"SELECT {bucket_expr(bucket, 't_start')} AS time, user, count() AS n, countIf(error_count > 0) AS errs, "
-        "sum(cost) AS cost, sum(unpriced_n) AS unpriced, sum(in_tok) AS it, sum(out_tok) AS ot, sum(tot_tok) AS tt, "
+        f"SELECT {bucket_expr(bucket, 't_start')} AS time, user, count() AS n, countIf(errs > 0) AS errs, "
+        "sum(cost) AS cost, sum(unpriced_n) AS unpriced, sum(in_tok) AS it, sum(out_tok) AS ot, sum(tokens) AS tt, "
         "sum(dur) AS ds, quantilesTDigestState(0.5, 0.95, 0.99)(dur) AS lat "
-        f"FROM ({per_trace(['error_count', 'cost', 'unpriced_n', 'in_tok', 'out_tok', 'tot_tok', 'dur'])}) "
+        f"FROM ({traces}) "
         "GROUP BY time, user")
     total = "cost" if rank_by == "cost_usd" else "n"
     ranked = (f"SELECT *, dense_rank() OVER (ORDER BY user_total DESC, user) AS rnk FROM (SELECT *, "

@@ -1,27 +1,19 @@
 """Sessions (the traces of one conversation) and users, from `trace_list`.
 
-Session and user are trace-level facts, so each query first merges `trace_list` per trace (GROUP BY
-trace_id), then groups the merged traces by session or user.
+Session and user are trace-level facts, so each query first takes the window's traces with their facts
+(analytics/pertrace.py), then groups them by session or user.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from analytics import tracepage
+from analytics import pertrace, tracepage
 from analytics import traces as tq
 from analytics.scoresql import scored_traces
 from analytics.window import Window
 from store.client import Store
 
-_PER_TRACE = (
-    "SELECT trace_id, min(first_start) AS t_start, max(last_end) AS t_end, max(session_id) AS session, "
-    "max(user_id) AS user, sum(cost_usd) AS cost, sum(total_tokens) AS tokens, sum(error_count) AS errs, "
-    "sum(span_count) AS spans FROM trace_list WHERE project = {project:String} "
-    "AND first_start >= {start:DateTime64(6)} - INTERVAL 1 DAY AND first_start < {end:DateTime64(6)} + INTERVAL 1 DAY "
-    "GROUP BY trace_id "
-    "HAVING t_start >= {start:DateTime64(6)} AND t_start < {end:DateTime64(6)}"
-)
 USER_SORTS = {"cost": "cost_usd DESC", "traces": "traces DESC", "last_seen": "last_seen DESC",
               "errors": "error_traces DESC"}
 
@@ -29,11 +21,12 @@ USER_SORTS = {"cost": "cost_usd DESC", "traces": "traces DESC", "last_seen": "la
 def list_sessions(store: Store, project: str, w: Window, user_id: str | None = None, limit: int = 50,
                   cursor: str | None = None) -> tq.Page:
     params: dict[str, Any] = {"project": project, **w.params(), "limit": limit + 1}
-    having = ["session != ''"]
+    where = ["session != ''"]
     if user_id:
         params["user_id"] = user_id
-        having.append("user = {user_id:String}")
-    inner = f"{_PER_TRACE} AND {' AND '.join(having)}"
+        where.append("user = {user_id:String}")
+    inner = pertrace.traces_in_window(["t_end", "session", "user", "cost", "tokens", "errs", "spans"],
+                                      " AND ".join(where))
     grouped = (
         "SELECT session AS session_id, count() AS traces, min(t_start) AS first_seen, max(t_end) AS last_seen, "
         "max(user) AS user_id, sum(cost) AS cost_usd, sum(tokens) AS total_tokens, countIf(errs > 0) AS error_traces, "
@@ -76,14 +69,15 @@ def list_users(store: Store, project: str, w: Window, sort: str = "cost", q: str
     if sort not in USER_SORTS:
         raise ValueError(f"sort must be one of {', '.join(USER_SORTS)}")
     params: dict[str, Any] = {"project": project, **w.params(), "limit": limit, "offset": offset}
-    having = "user != ''"
+    where = "user != ''"
     if q:
         params["q"] = q
-        having += " AND positionCaseInsensitive(user, {q:String}) > 0"
+        where += " AND positionCaseInsensitive(user, {q:String}) > 0"
+    traces = pertrace.traces_in_window(["t_end", "session", "user", "cost", "tokens", "errs"], where)
     grouped = (
         "SELECT user AS user_id, count() AS traces, uniqExact(session) - (countIf(session = '') > 0) AS sessions, "
         "sum(cost) AS cost_usd, sum(tokens) AS total_tokens, countIf(errs > 0) AS error_traces, "
-        f"min(t_start) AS first_seen, max(t_end) AS last_seen FROM ({_PER_TRACE} AND {having}) GROUP BY user")
+        f"min(t_start) AS first_seen, max(t_end) AS last_seen FROM ({traces}) GROUP BY user")
     rows = store.query(f"SELECT *, count() OVER () AS total FROM ({grouped}) ORDER BY {USER_SORTS[sort]}, user_id "
                        "LIMIT {limit:UInt32} OFFSET {offset:UInt32}", params)
     total = int(rows[0]["total"]) if rows else 0

@@ -165,6 +165,33 @@ def test_broad_filter_totals_add_hourly_facet_counts_to_the_partial_hours(server
     )[0][0] == len(traces)
 
 
+def test_sessions_users_and_the_user_series_merge_traces_that_arrive_in_pieces(server):
+    # Most traces are one trace_list row and are read as they are; these three are merged from their rows.
+    now = time.time_ns()
+    who = {"session.id": "s-pieces", "user.id": "u-pieces"}
+    whole, split, rootless = new_trace_id(), new_trace_id(), new_trace_id()
+    root_id = new_span_id()
+    ingest(server, [span(whole, span_id=root_id, name="whole", start_ns=now - 3 * HOUR_NS, attrs=who),
+                    llm_span(whole, parent=root_id)])
+    split_root = new_span_id()  # its children (one failing) first, its root, carrying the session, later
+    ingest(server, [llm_span(split, parent=split_root), span(split, parent=split_root, name="tool", error=True)])
+    ingest(server, [span(split, span_id=split_root, name="split", start_ns=now - 2 * HOUR_NS, attrs=who)])
+    ingest(server, [span(rootless, parent=new_span_id(), name="downstream", start_ns=now - HOUR_NS, attrs=who)])
+    with server.client() as c:
+        traces = c.get("/api/traces", params={"session_id": "s-pieces"}).json()["data"]
+        (session,) = c.get("/api/sessions", params={"user_id": "u-pieces"}).json()["data"]
+        (user,) = c.get("/api/users", params={"q": "u-pieces"}).json()["data"]
+        series = c.get("/api/series", params={"breakdown": "user", "bucket": "day", "user_id": "u-pieces"}).json()
+    assert {t["trace_id"] for t in traces} == {whole, split, rootless}
+    cost = sum(t["cost_usd"] for t in traces)
+    assert (session["session_id"], session["traces"], session["spans"], session["error_traces"]) == ("s-pieces", 3, 6, 1)
+    assert session["cost_usd"] == pytest.approx(cost) and cost > 0
+    assert (user["traces"], user["sessions"], user["error_traces"]) == (3, 1, 1)
+    assert user["cost_usd"] == pytest.approx(cost)
+    mine = [p for p in series["data"] if p["group"] == "u-pieces"]
+    assert sum(p["requests"] for p in mine) == 3 and sum(p["errors"] for p in mine) == 1
+
+
 def _scores(server, names: tuple[str, ...] = ("thumbs",)) -> list[tuple]:
     return server.state.store.query_rows(
         "SELECT name, value, trace_start, t_user, t_prompt_version, t_models FROM scores "

@@ -1,0 +1,54 @@
+"""Per-trace facts of the traces started in a window, from `trace_list`, without merging every trace.
+
+`trace_list` holds a trace's facts in one row per insert, and nearly every trace arrives in one insert: its
+one row holds the root (pick_key = 0). Only a trace with a row without its root (children sent apart from
+the root, or no root at all: pick_key > 0) needs its rows merged with GROUP BY trace_id. So the traces of a
+window are its root rows as they are, except those traces, which are merged: a GROUP BY of the traces
+that arrived in pieces instead of all of them (sessions over 7 days at 10 M spans: 0.45 -> 0.28 s).
+A root sent twice in different requests would count its trace twice here; its spans would be stored twice
+as well.
+"""
+
+from __future__ import annotations
+
+# A trace's facts: the column of its single row, and the aggregate merging its rows.
+FACTS: dict[str, tuple[str, str]] = {
+    "t_start": ("first_start", "min(first_start)"),
+    "t_end": ("last_end", "max(last_end)"),
+    "session": ("session_id", "max(session_id)"),
+    "user": ("user_id", "max(user_id)"),
+    "service": ("service_name", "argMin(service_name, pick_key)"),
+    "env": ("environment", "max(environment)"),
+    "pname": ("prompt_name", "max(prompt_name)"),
+    "pversion": ("prompt_version", "max(prompt_version)"),
+    "models": ("models", "groupUniqArrayArray(models)"),
+    "cost": ("cost_usd", "sum(cost_usd)"),
+    "unpriced_n": ("unpriced_count", "sum(unpriced_count)"),
+    "in_tok": ("input_tokens", "sum(input_tokens)"),
+    "out_tok": ("output_tokens", "sum(output_tokens)"),
+    "tokens": ("total_tokens", "sum(total_tokens)"),
+    "errs": ("error_count", "sum(error_count)"),
+    "spans": ("span_count", "sum(span_count)"),
+    "dur": ("dateDiff('microsecond', first_start, last_end) / 1000",
+            "dateDiff('microsecond', min(first_start), max(last_end)) / 1000"),
+}
+
+_ROWS = ("project = {project:String} AND first_start >= {start:DateTime64(6)} - INTERVAL 1 DAY "
+         "AND first_start < {end:DateTime64(6)} + INTERVAL 1 DAY")  # a trace's rows lie within a day of its start
+_SPLIT = f"(SELECT trace_id FROM trace_list WHERE {_ROWS} AND pick_key > 0)"
+
+
+def traces_in_window(facts: list[str], where: str = "1") -> str:
+    """SQL of (trace_id, t_start, *facts) for the traces started in [{start}, {end}) for which `where`
+    (over the facts' names) holds. Expects params project, start, end."""
+    names = list(dict.fromkeys(["t_start", *facts]))
+    single = ", ".join(f"{FACTS[n][0]} AS {n}" for n in names)
+    merged = ", ".join(f"{FACTS[n][1]} AS {n}" for n in names)
+    return (
+        f"SELECT * FROM (SELECT trace_id, {single} FROM trace_list WHERE project = {{project:String}} "
+        "AND first_start >= {start:DateTime64(6)} AND first_start < {end:DateTime64(6)} AND pick_key = 0 "
+        f"AND trace_id NOT IN {_SPLIT} "
+        f"UNION ALL SELECT trace_id, {merged} FROM trace_list WHERE {_ROWS} AND trace_id IN {_SPLIT} "
+        "GROUP BY trace_id HAVING t_start >= {start:DateTime64(6)} AND t_start < {end:DateTime64(6)}) "
+        f"WHERE {where}"
+    )
