@@ -170,22 +170,26 @@ def list_traces(store: Store, project: str, f: TraceFilter, limit: int = 50,
             f"ORDER BY {SORTS[sort]}"), params)
         return Page(rows, len(rows), None)
     one = _one_condition(f, having, pre)
-    if sort == "newest" and one is not None:  # a sparse single filter counts with its page
-        total = _estimate(store, f, " AND ".join(base), pre, params)
+    if sort == "newest" and one is not None:
+        # A sparse single filter: one pass over its rows finds the page and the total (slices would widen
+        # many times). A user's or session's rows come from the projection sorted by them, so the pass
+        # runs first, capped; any other condition may match most of the window and is estimated first.
+        by_projection = one.startswith(("user_id =", "session_id ="))
+        total = 0 if by_projection else _estimate(store, f, " AND ".join(base), pre, params)
+        if total <= tracepage.EXACT_COUNT_LIMIT and (got := _newest_one_condition(
+                store, " AND ".join(base), one, params, limit, decode_cursor(cursor) if cursor else None)):
+            found, total = got
+            rows = tracepage.page_rows(store, TRACE_FIELDS, params, found, exact_start=False)
+            next_cursor = None
+            if len(rows) > limit:
+                rows = rows[:limit]
+                next_cursor = encode_cursor(rows[-1]["start_time"], rows[-1]["trace_id"])
+            return Page(rows, int(total), next_cursor)
+        if by_projection:  # more rows than the pass reads
+            total = _estimate(store, f, " AND ".join(base), pre, params)
         exact = False
     else:
         total, exact = _count(store, f, " AND ".join(base), having, pre, params)
-    if sort == "newest" and one is not None and total <= tracepage.EXACT_COUNT_LIMIT:
-        # A sparse single filter: one pass over its rows finds the page and the total (slices would widen
-        # many times).
-        found, total = _newest_one_condition(store, " AND ".join(base), one, params, limit,
-                                             decode_cursor(cursor) if cursor else None)
-        rows = tracepage.page_rows(store, TRACE_FIELDS, params, found, exact_start=False)
-        next_cursor = None
-        if len(rows) > limit:
-            rows = rows[:limit]
-            next_cursor = encode_cursor(rows[-1]["start_time"], rows[-1]["trace_id"])
-        return Page(rows, int(total), next_cursor)
     if sort == "newest" and f.trace_ids is None:  # the hot path: sliced, see analytics/tracepage.py
         skinny = ("trace_id, min(first_start) AS start_time, sum(error_count) AS error_count"
                   + (f", {_HAVING_FIELDS}" if len(having) > 2 else ""))  # > the two window conditions
@@ -374,26 +378,34 @@ def _one_condition(f: TraceFilter, having: list[str], pre: list[str]) -> str | N
 # The traces with a row in the window matching the condition, less those with a row in the day before
 # (they started earlier), shared by the count and the page of a single-filter search. The condition
 # alone in WHERE lets its skip index (user, session) prune.
+_EARLIER = ("SELECT trace_id FROM trace_list WHERE project = {project:String} "
+            "AND first_start >= {start:DateTime64(6)} - INTERVAL 1 DAY AND first_start < {start:DateTime64(6)}")
 _ONE_CONDITION = (
     "SELECT trace_id, min(first_start) AS start_time FROM trace_list WHERE {base} "
     "AND first_start >= {{start:DateTime64(6)}} AND first_start < {{end:DateTime64(6)}} AND {condition} "
-    "AND trace_id NOT IN (SELECT trace_id FROM trace_list WHERE project = {{project:String}} "
-    "AND first_start >= {{start:DateTime64(6)}} - INTERVAL 1 DAY AND first_start < {{start:DateTime64(6)}}) "
-    "GROUP BY trace_id"
+    f"AND trace_id NOT IN ({_EARLIER.replace('{', '{{').replace('}', '}}')}) GROUP BY trace_id"
 )
 
 
 def _newest_one_condition(store: Store, base: str, condition: str, params: dict[str, Any], limit: int,
-                          cursor: tuple[datetime, str] | None) -> tuple[list[tuple[datetime, str]], int]:
-    """The page's (start, trace id) after the cursor, and the total."""
+                          cursor: tuple[datetime, str] | None) -> tuple[list[tuple[datetime, str]], int] | None:
+    """The page's (start, trace id) after the cursor, and the total; None when more than EXACT_COUNT_LIMIT
+    rows match (the pass reads no more than that). One pass: rows after the cursor sort first, so past the
+    last page a row before it still carries the count."""
     after = "1"
     if cursor:
         params.update(c_start=cursor[0], c_id=cursor[1])
         after = "(start_time, trace_id) < ({c_start:DateTime64(6)}, {c_id:String})"
-    found, total = tracepage.page_and_total(store, "trace_id, start_time",
-                                            _ONE_CONDITION.format(base=base, condition=condition), after,
-                                            "start_time DESC, trace_id DESC", {**params, "limit": limit + 1})
-    return [(r["start_time"], r["trace_id"]) for r in found], total
+    rows = store.query(
+        "SELECT trace_id, start_time, countIf(started) OVER () AS total, sum(n) OVER () AS matched, "
+        f"started AND {after} AS on_page FROM (SELECT trace_id, min(first_start) AS start_time, count() AS n, "
+        f"trace_id NOT IN ({_EARLIER}) AS started FROM (SELECT trace_id, first_start FROM trace_list WHERE {base} "
+        f"AND first_start >= {{start:DateTime64(6)}} AND first_start < {{end:DateTime64(6)}} AND {condition} "
+        "LIMIT {cap:UInt32}) GROUP BY trace_id) ORDER BY on_page DESC, start_time DESC, trace_id DESC "
+        "LIMIT {limit:UInt32}", {**params, "limit": limit + 1, "cap": tracepage.EXACT_COUNT_LIMIT + 1})
+    if rows and rows[0]["matched"] > tracepage.EXACT_COUNT_LIMIT:
+        return None
+    return [(r["start_time"], r["trace_id"]) for r in rows if r["on_page"]], int(rows[0]["total"]) if rows else 0
 
 
 def _count_one_condition(store: Store, base: str, condition: str, params: dict[str, Any]) -> int:

@@ -79,7 +79,7 @@ def test_pages_across_slices_are_newest_first_with_split_and_rootless_traces(ser
     assert [t["trace_id"] for t in later] == expected[:3]
 
 
-def test_filtered_pages_and_counts_merge_a_traces_rows(server):
+def test_filtered_pages_and_counts_merge_a_traces_rows(server, monkeypatch):
     now = time.time_ns()
     errored = new_trace_id()
     root_id = new_span_id()
@@ -105,6 +105,13 @@ def test_filtered_pages_and_counts_merge_a_traces_rows(server):
                                                       "cursor": pages[-1]["next_cursor"]}).json())
     assert [t["trace_id"] for p in pages for t in p["data"]] == [errored, *fine]
     assert [p["total"] for p in pages] == [5, 5, 5]
+    # A user with more rows than the one pass reads: estimated, and paged in slices, in the same order.
+    monkeypatch.setattr(tracepage, "EXACT_COUNT_LIMIT", 2)
+    with server.client() as c:
+        listed = all_pages(c, user_id="u-1", limit=2)
+        first = c.get("/api/traces", params={"user_id": "u-1", "limit": 2}).json()
+    assert [t["trace_id"] for t in listed] == [errored, *fine]
+    assert first["total"] == 5 and first["total_exact"] is False  # the rows carrying the user
 
 
 def test_big_unfiltered_searches_report_an_estimate(server, monkeypatch):
