@@ -273,9 +273,9 @@ def _scored_page(store: Store, project: str, f: TraceFilter, params: dict[str, A
 
 
 def _score_rows(store: Store, test: str, params: dict[str, Any]) -> int:
-    """Score rows in the window matching the condition `test`: the traces matching, but for a trace scored
-    more than once by that evaluator (several spans, a changed mind). Scores not yet stamped count when
-    their trace was looked up (scored_traces' p_ids), all of them when there were too many to look up."""
+    """Score rows in the window matching the condition `test`: about the traces matching (more when a
+    trace has several scores of that name: one per span, a changed mind). Scores not yet stamped count
+    when their trace was looked up (scored_traces' p_ids), all of them when there were too many to look up."""
     pending = "trace_id IN {p_ids:Array(String)}" if "p_ids" in params else "1"
     return int(store.query_rows(
         f"SELECT count() FROM scores WHERE project = {{project:String}} AND created_at >= {{day_from:Date}} "

@@ -2,7 +2,7 @@
 -- search ("groundedness < 0.5"), the worst traces of an evaluator or a score view of some evaluators reads
 -- their scores in a window (at 10 M spans: ~45 granules instead of ~180, every evaluator's rows) instead of
 -- the whole table, which is sorted by score key. ClickHouse picks it for reads that filter on name and use
--- only these columns (~95 bytes a score: ~4 % of the store). A ReplacingMergeTree keeps projections only
+-- only these columns (~95 bytes a score: ~7 % of the store). A ReplacingMergeTree keeps projections only
 -- when told how to treat them when a merge replaces rows: rebuild them from the merged part.
 ALTER TABLE scores MODIFY SETTING deduplicate_merge_projection_mode = 'rebuild';
 ALTER TABLE scores ADD PROJECTION IF NOT EXISTS by_name_start
