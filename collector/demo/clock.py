@@ -39,6 +39,7 @@ class Timeline:
         self.origin_virtual = self.origin_real if start is None else int(start.timestamp() * 1e9)
         self._at: list[int] = []  # real ns of each simulated wait, ascending
         self._total: list[int] = []  # simulated ns waited up to and including that wait
+        self._chunks: list[int] = []  # real ns at which a streamed response released its first chunk
         self._lock = threading.Lock()
 
     def sleep(self, seconds: float) -> None:
@@ -50,6 +51,16 @@ class Timeline:
         with self._lock:
             self._at.append(time.time_ns())
             self._total.append((self._total[-1] if self._total else 0) + int(seconds * 1e9))
+
+    def first_chunk(self) -> None:
+        """A streamed response releases its first chunk now (see ShiftingExporter: time to first token)."""
+        with self._lock:
+            self._chunks.append(time.time_ns())
+
+    def first_chunk_between(self, start_ns: int, end_ns: int) -> int | None:
+        with self._lock:
+            i = bisect.bisect_left(self._chunks, start_ns)
+            return self._chunks[i] if i < len(self._chunks) and self._chunks[i] <= end_ns else None
 
     def map(self, real_ns: int) -> int:
         """Where a real instant lands on this timeline: real time elapsed plus the waits before it."""
@@ -100,6 +111,11 @@ class Clock:
         else:
             tl.sleep(seconds)
 
+    def first_chunk(self) -> None:
+        tl = _CURRENT.get()
+        if tl is not None and not tl.live:
+            tl.first_chunk()
+
     def today(self) -> date:
         tl = _CURRENT.get()
         return tl.now().date() if tl is not None else date.today()
@@ -127,7 +143,11 @@ class ShiftingExporter(SpanExporter):
             ttft = attributes.get(TTFT)
             new_start = tl.map(start)
             if isinstance(ttft, int | float):
-                attributes[TTFT] = (tl.map(start + int(ttft * 1e9)) - new_start) / 1e9
+                # The instant the provider released the first chunk, where known: the SDK times it from just
+                # after the span started, and on a busy machine that gap can put the simulated wait for the
+                # first token after `start + ttft`, which would drop it.
+                first = tl.first_chunk_between(start, end)
+                attributes[TTFT] = (tl.map(first if first is not None else start + int(ttft * 1e9)) - new_start) / 1e9
             events = [Event(e.name, e.attributes, tl.map(e.timestamp)) for e in events]
             start, end = new_start, tl.map(end)
         return ReadableSpan(

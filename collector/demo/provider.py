@@ -151,4 +151,6 @@ class _Paced(httpx.SyncByteStream):
         for i, event in enumerate(self._events):
             if i == len(self._events) - 1:
                 self._clock.sleep(self._rest)
+            if i == 0:
+                self._clock.first_chunk()
             yield event + b"\n\n"

@@ -134,9 +134,10 @@ def test_prompt_v3_is_really_worse_than_v2(demo) -> None:
     _, result, client = demo
     stats: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for version in ("2", "3"):
-        # 60 a version, not the newest 25: what the newest are depends on the hour the suite runs (the
-        # demo's clock is now): at 23:30 they held 9 knowledge questions, and the injection burst's refusals.
-        for trace in _details(client, result, version, n=60):
+        # 150 a version, not the newest 25: what the newest are depends on the hour the suite runs (the
+        # demo's clock is now): at 23:30 they held 9 knowledge questions, and the injection burst's refusals;
+        # at 04:30 the newest 60 of v3 held only 4.
+        for trace in _details(client, result, version, n=150):
             spans = trace["spans"]
             docs = [d for s in spans if s["kind"] == "retriever" for d in s["documents"] or []]
             llm = [s for s in spans if s["kind"] == "llm" and s["status"] == "ok"]
