@@ -7,6 +7,9 @@ insert deduplication by WAL batch work after a crash.
 from __future__ import annotations
 
 import logging
+import os
+import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -76,9 +79,19 @@ class Pipeline:
 _worker_pipeline: Pipeline | None = None
 
 
-def init_worker(settings_data: dict) -> None:
+def init_worker(settings_data: dict, collector_pid: int) -> None:
     global _worker_pipeline
+    # A collector killed outright (SIGKILL, the OOM killer) cannot shut its pool down, and a worker holds an
+    # end of its own task queue, so it would wait for work forever: it leaves when its collector is gone
+    # (the pid comes from the collector: a worker still starting up may already have been orphaned).
+    threading.Thread(target=_exit_with_parent, args=(collector_pid,), name="loupe-parent-watch", daemon=True).start()
     _worker_pipeline = Pipeline(Settings.model_validate(settings_data))
+
+
+def _exit_with_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(0)
 
 
 def process_in_worker(kind: int, project: str, received_at_ns: int, payload: bytes) -> tuple[list, list, str]:

@@ -57,7 +57,7 @@ class Writer:
         if workers > 0:
             self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                                              initializer=init_worker,
-                                             initargs=(pipeline.settings.model_dump(),))
+                                             initargs=(pipeline.settings.model_dump(), os.getpid()))
 
     # --- lifecycle ---------------------------------------------------------------------------
 

@@ -115,11 +115,17 @@ def test_sigkill_after_ack_loses_nothing(tmp_path):
                 if c.post(proc.url + "/v1/traces", content=body).status_code == 200:
                     acked.append(tid)
         # Killed right after the last acknowledgement: some spans are only in the WAL.
+        workers = _children(proc.proc.pid)  # the ingest worker process
         os.kill(proc.proc.pid, signal.SIGKILL)
         proc.proc.wait(10)
     finally:
         stop_serve(proc)
     assert len(acked) == 60
+    assert workers, "the collector runs an ingest worker process by default"
+    deadline = time.monotonic() + 10  # a worker notices within a second that its collector is gone
+    while time.monotonic() < deadline and any(os.path.exists(f"/proc/{pid}") for pid in workers):
+        time.sleep(0.2)
+    assert not [pid for pid in workers if os.path.exists(f"/proc/{pid}")], "orphaned ingest workers"
     restarted = spawn_serve(tmp_path)
     try:
         deadline = time.monotonic() + 60
@@ -136,3 +142,18 @@ def test_sigkill_after_ack_loses_nothing(tmp_path):
                 assert len(c.get(f"/api/traces/{tid}").json()["spans"]) == 3
     finally:
         stop_serve(restarted)
+
+
+def _children(pid: int) -> list[int]:
+    """Processes whose parent is `pid` (Linux /proc)."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(entry))
+    return out
