@@ -13,6 +13,7 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -169,6 +170,9 @@ def run(opts: DemoOptions) -> int:
     if not _port_free(opts.port):
         raise SystemExit(f"port {opts.port} is in use (another `loupe serve`?): pass --port")
     key = admin_key(directory)
+    # `kill`, `timeout` and service managers send SIGTERM: stop the collector and dashboard as Ctrl-C does,
+    # instead of leaving them running.
+    signal.signal(signal.SIGTERM, _interrupted)
     model = LocalModel(respond=brain.respond, judge=brain.judge)
     model_url = model.start()
     url = f"http://127.0.0.1:{opts.port}"
@@ -199,6 +203,10 @@ def run(opts: DemoOptions) -> int:
         stop(serve)
         model.stop()
     return 0
+
+
+def _interrupted(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def _backfill(traffic: Any, directory: Path, opts: DemoOptions) -> None:

@@ -1,4 +1,5 @@
-"""`loupe demo` as a newcomer runs it: one command, then Ctrl-C; a second start skips the backfill."""
+"""`loupe demo` as a newcomer runs it: one command, then Ctrl-C; a second start skips the backfill (and
+stops on SIGTERM as on Ctrl-C)."""
 
 from __future__ import annotations
 
@@ -36,8 +37,8 @@ def read_until(proc: subprocess.Popen, marker: str, timeout: float = 60) -> str:
     return seen
 
 
-def interrupt(proc: subprocess.Popen) -> str:
-    proc.send_signal(signal.SIGINT)
+def interrupt(proc: subprocess.Popen, sig: int = signal.SIGINT) -> str:
+    proc.send_signal(sig)
     out, _ = proc.communicate(timeout=40)
     assert proc.returncode == 0, out
     return out
@@ -66,4 +67,6 @@ def test_demo_backfills_serves_trickles_and_stops_cleanly(tmp_path: Path) -> Non
     out = read_until(again, "Loupe demo is up")
     assert "History already backfilled" in out and "Backfilling" not in out
     assert api.get("/api/traces", params={"limit": 1}).json()["total"] >= backfilled
-    interrupt(again)
+    assert "Stopping" in interrupt(again, signal.SIGTERM)  # `kill`, `timeout`, a service manager
+    with pytest.raises(httpx.HTTPError):
+        api.get("/healthz", timeout=2)  # its collector did not outlive it
