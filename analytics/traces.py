@@ -375,16 +375,16 @@ def _one_condition(f: TraceFilter, having: list[str], pre: list[str]) -> str | N
     return pre[0] if len(pre) == 1 and len(having) == 3 and len(f.tags) < 2 else None
 
 
-# The traces with a row in the window matching the condition, less those with a row in the day before
-# (they started earlier), shared by the count and the page of a single-filter search. The condition
-# alone in WHERE lets its skip index (user, session) prune.
-_EARLIER = ("SELECT trace_id FROM trace_list WHERE project = {project:String} "
-            "AND first_start >= {start:DateTime64(6)} - INTERVAL 1 DAY AND first_start < {start:DateTime64(6)}")
-_ONE_CONDITION = (
-    "SELECT trace_id, min(first_start) AS start_time FROM trace_list WHERE {base} "
-    "AND first_start >= {{start:DateTime64(6)}} AND first_start < {{end:DateTime64(6)}} AND {condition} "
-    f"AND trace_id NOT IN ({_EARLIER.replace('{', '{{').replace('}', '}}')}) GROUP BY trace_id"
-)
+def _one_condition_traces(base: str, condition: str, cap: str = "") -> str:
+    """(trace_id, start_time, n rows, started) of the traces with a row in the window matching the
+    condition; `started` is false for those with a row in the day before (they started earlier). Shared by
+    the count and the page of a single-filter search; the condition alone in WHERE lets its projection
+    (user, session) serve the read. `cap` limits the rows read ("LIMIT …")."""
+    return ("SELECT trace_id, min(first_start) AS start_time, count() AS n, trace_id NOT IN (SELECT trace_id "
+            "FROM trace_list WHERE project = {project:String} AND first_start >= {start:DateTime64(6)} - INTERVAL "
+            "1 DAY AND first_start < {start:DateTime64(6)}) AS started FROM (SELECT trace_id, first_start FROM "
+            f"trace_list WHERE {base} AND first_start >= {{start:DateTime64(6)}} AND first_start < "
+            f"{{end:DateTime64(6)}} AND {condition} {cap}) GROUP BY trace_id")
 
 
 def _newest_one_condition(store: Store, base: str, condition: str, params: dict[str, Any], limit: int,
@@ -398,19 +398,17 @@ def _newest_one_condition(store: Store, base: str, condition: str, params: dict[
         after = "(start_time, trace_id) < ({c_start:DateTime64(6)}, {c_id:String})"
     rows = store.query(
         "SELECT trace_id, start_time, countIf(started) OVER () AS total, sum(n) OVER () AS matched, "
-        f"started AND {after} AS on_page FROM (SELECT trace_id, min(first_start) AS start_time, count() AS n, "
-        f"trace_id NOT IN ({_EARLIER}) AS started FROM (SELECT trace_id, first_start FROM trace_list WHERE {base} "
-        f"AND first_start >= {{start:DateTime64(6)}} AND first_start < {{end:DateTime64(6)}} AND {condition} "
-        "LIMIT {cap:UInt32}) GROUP BY trace_id) ORDER BY on_page DESC, start_time DESC, trace_id DESC "
-        "LIMIT {limit:UInt32}", {**params, "limit": limit + 1, "cap": tracepage.EXACT_COUNT_LIMIT + 1})
+        f"started AND {after} AS on_page FROM ({_one_condition_traces(base, condition, 'LIMIT {cap:UInt32}')}) "
+        "ORDER BY on_page DESC, start_time DESC, trace_id DESC LIMIT {limit:UInt32}",
+        {**params, "limit": limit + 1, "cap": tracepage.EXACT_COUNT_LIMIT + 1})
     if rows and rows[0]["matched"] > tracepage.EXACT_COUNT_LIMIT:
         return None
     return [(r["start_time"], r["trace_id"]) for r in rows if r["on_page"]], int(rows[0]["total"]) if rows else 0
 
 
 def _count_one_condition(store: Store, base: str, condition: str, params: dict[str, Any]) -> int:
-    """Traces started in the window with a row matching `condition` (see _ONE_CONDITION)."""
-    return int(store.query_rows(f"SELECT count() FROM ({_ONE_CONDITION.format(base=base, condition=condition)})",
+    """Traces started in the window with a row matching `condition`."""
+    return int(store.query_rows(f"SELECT countIf(started) FROM ({_one_condition_traces(base, condition)})",
                                 params)[0][0])
 
 
