@@ -135,9 +135,10 @@ MAX_PENDING = 5000  # unstamped traces looked up per read; beyond, they are join
 
 
 def _pending_traces(segment: str | None, ids: str) -> str:
-    """Start (and segment) of the traces `ids` (a set in SQL) that started in the window, from `trace_list`."""
+    """Start (and segment) of the traces `ids` (a set in SQL) that started in the window: from the narrow
+    `trace_bounds` sorted by trace id, or `trace_list` for a segment."""
     seg = f", {SEGMENTS[segment]} AS segment" if segment else ""
-    return (f"SELECT trace_id, min(first_start) AS t_start{seg} FROM trace_list "
+    return (f"SELECT trace_id, min(first_start) AS t_start{seg} FROM {'trace_list' if segment else 'trace_bounds'} "
             "WHERE project = {project:String} AND first_start >= {start:DateTime64(6)} - INTERVAL 1 DAY "
             f"AND first_start < {{end:DateTime64(6)}} + INTERVAL 1 DAY AND trace_id IN {ids} GROUP BY trace_id "
             "HAVING t_start >= {start:DateTime64(6)} AND t_start < {end:DateTime64(6)}")

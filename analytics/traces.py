@@ -478,8 +478,9 @@ def list_spans(store: Store, project: str, f: SpanFilter, limit: int = 50, curso
 
 
 def trace_bounds(store: Store, project: str, trace_id: str) -> tuple[datetime, datetime] | None:
+    """A trace's first start and last end, from its own narrow table sorted by trace id (migration 0060)."""
     rows = store.query_rows(
-        "SELECT min(first_start), max(last_end), count() FROM trace_list "
+        "SELECT min(first_start), max(last_end), count() FROM trace_bounds "
         "WHERE project = {p:String} AND trace_id = {t:String}", {"p": project, "t": trace_id})
     if not rows or not rows[0][2]:
         return None

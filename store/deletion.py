@@ -19,7 +19,7 @@ from store.client import Store
 from store.cluster import Layout, layout_for, render_statement
 from store.migrate import load_migrations
 
-_TRACE_TABLES = ("spans", "logs", "scores", "trace_list", "review_items")
+_TRACE_TABLES = ("spans", "logs", "scores", "trace_list", "trace_bounds", "review_items")
 
 
 @cache

@@ -46,6 +46,7 @@ RETAINED: dict[str, Retained] = {
     "spans_hourly": Retained("hour"),
     "spans_hourly_total": Retained("hour"),
     "trace_facets_hourly": Retained("hour"),
+    "trace_bounds": Retained("toDateTime(first_start)"),
     "spans_daily": Retained("day"),
     "review_items": Retained("toDateTime(added_at)"),  # ids only; goes with the traces it points at
 }

@@ -83,7 +83,11 @@ def test_delete_trace_and_user_from_every_table(server):
         assert c.get("/api/traces", params={"user_id": "user-42"}).json()["total"] == 0
         assert c.get(f"/api/traces/{keep}").status_code == 200
     store = server.state.store
-    for table in ("spans", "trace_list", "logs", "scores"):
+    traced = [r[0] for r in store.query_rows(
+        "SELECT table FROM system.columns WHERE database = currentDatabase() AND name = 'trace_id' AND table IN "
+        "(SELECT name FROM system.tables WHERE database = currentDatabase() AND engine LIKE '%MergeTree')")]
+    assert {"spans", "trace_list", "trace_bounds", "logs", "scores"} <= set(traced)
+    for table in traced:
         left = store.query_rows(f"SELECT count() FROM {table} WHERE trace_id IN {{t:Array(String)}}",
                                 {"t": [gone, user_a, user_b]})[0][0]
         assert left == 0, table
