@@ -27,6 +27,71 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+# A trace's list fields merged from its rows (GROUP BY trace_id).
+TRACE_FIELDS = """
+    trace_id,
+    min(first_start) AS start_time,
+    max(last_end) AS end_time,
+    dateDiff('microsecond', start_time, end_time) / 1000 AS duration_ms,
+    max(last_ingested_at) AS ingested_at,
+    sum(span_count) AS span_count,
+    sum(error_count) AS error_count,
+    sum(llm_count) AS llm_count,
+    sum(input_tokens) AS input_tokens,
+    sum(output_tokens) AS output_tokens,
+    sum(total_tokens) AS total_tokens,
+    sum(cost_usd) AS cost_usd,
+    sum(unpriced_count) AS unpriced_count,
+    argMin(name, pick_key) AS name,
+    argMin(root_span_id, pick_key) AS root_span_id,
+    argMin(service_name, pick_key) AS service_name,
+    substring(argMin(input_preview, (input_preview = '', pick_key)), 1, {preview:UInt32}) AS input_preview,
+    substring(argMin(output_preview, (output_preview = '', pick_key)), 1, {preview:UInt32}) AS output_preview,
+    max(session_id) AS session_id,
+    max(user_id) AS user_id,
+    max(environment) AS environment,
+    max(release) AS release,
+    max(prompt_name) AS prompt_name,
+    max(prompt_version) AS prompt_version,
+    arraySort(groupUniqArrayArray(tags)) AS tags,
+    arraySort(groupUniqArrayArray(models)) AS models
+"""
+
+# The columns folded into trace_list's `facts` (migration 0061), in its order, with their merged types.
+FACTS_TUPLE = (
+    "Tuple(DateTime64(6, 'UTC'), DateTime64(3, 'UTC'), UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, Float64, "
+    "UInt64, String, String, String, String, String, String, String, String, String, Array(String), Array(String))")
+# The same fields of a trace held in one row (pick_key = 0, no other row), from `facts` and the previews:
+# a page of traces spread over days reads three columns of each granule instead of twenty-six.
+ONE_ROW_FIELDS = """
+    trace_id,
+    start_time,
+    f.1 AS end_time,
+    dateDiff('microsecond', start_time, end_time) / 1000 AS duration_ms,
+    f.2 AS ingested_at,
+    f.3 AS span_count,
+    f.4 AS error_count,
+    f.5 AS llm_count,
+    f.6 AS input_tokens,
+    f.7 AS output_tokens,
+    f.8 AS total_tokens,
+    f.9 AS cost_usd,
+    f.10 AS unpriced_count,
+    f.11 AS name,
+    f.12 AS root_span_id,
+    f.13 AS service_name,
+    substring(input, 1, {preview:UInt32}) AS input_preview,
+    substring(output, 1, {preview:UInt32}) AS output_preview,
+    f.14 AS session_id,
+    f.15 AS user_id,
+    f.16 AS environment,
+    f.17 AS release,
+    f.18 AS prompt_name,
+    f.19 AS prompt_version,
+    arraySort(f.20) AS tags,
+    arraySort(f.21) AS models
+"""
+
 FIRST_SLICE = timedelta(hours=1)  # without an estimate of the traffic
 MIN_SLICE = timedelta(minutes=1)
 # How far a trace's rows may lie from its start (its longest expected duration); "INTERVAL 1 DAY" in the SQL.
@@ -47,6 +112,10 @@ def without_projections(sql: str) -> str:
 
 
 _PROJECTED = re.compile(r"\b(user_id|session_id) = |\bFROM scores\b")
+
+
+def _quoted(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def _utc(t: datetime) -> datetime:
@@ -133,7 +202,7 @@ def newest_page(store: Any, fields: str, skinny: str, where: list[str], having: 
             return rows
         found += [(r["start_time"], r["trace_id"]) for r in rows]
         hi, step = lo, step * GROWTH
-    return page_rows(store, fields, params, found[:limit + 1])
+    return page_rows(store, params, found[:limit + 1])
 
 
 def first_slice(window: timedelta, limit: int, expected: int) -> timedelta:
@@ -160,20 +229,32 @@ def sliced(store: Any, sql: str, params: dict[str, Any], window: Any, limit: int
     return found
 
 
-def page_rows(store: Any, fields: str, params: dict[str, Any], found: list[tuple[datetime, str]],
+def page_rows(store: Any, params: dict[str, Any], found: list[tuple[datetime, str]],
               exact_start: bool = True) -> list[dict]:
-    """The full fields of the traces found (start, id), newest first; the trace_id bloom index finds their
+    """The list fields of the traces found (start, id), newest first; the trace_id bloom index finds their
     rows, which lie within a day after the start, or also before it when the start found is not the merged
-    one (`exact_start` False: a child row may start before its root's row)."""
+    one (`exact_start` False: a child row may start before its root's row). A trace held in one row is
+    read from its `facts`; only traces in several rows, or without their root, are merged."""
     if not found:
         return []
     before = "" if exact_start else " - INTERVAL 1 DAY"
-    return store.query(without_projections(
-        f"SELECT {fields} FROM trace_list WHERE project = {{project:String}} AND first_start >= "
-        f"{{p_lo:DateTime64(6)}}{before} AND first_start < {{p_hi:DateTime64(6)}} + INTERVAL 1 DAY "
-        "AND trace_id IN {page_ids:Array(String)} GROUP BY trace_id ORDER BY start_time DESC, trace_id DESC"),
-        {**params, "p_lo": min(t for t, _ in found), "p_hi": max(t for t, _ in found),
-         "page_ids": [i for _, i in found]})
+    rows_of_page = (f"FROM trace_list WHERE project = {{project:String}} AND first_start >= "
+                    f"{{p_lo:DateTime64(6)}}{before} AND first_start < {{p_hi:DateTime64(6)}} + INTERVAL 1 DAY "
+                    "AND trace_id IN {page_ids:Array(String)}")
+    params = {**params, "p_lo": min(t for t, _ in found), "p_hi": max(t for t, _ in found),
+              "page_ids": [i for _, i in found]}
+    rows = store.query(without_projections(
+        f"SELECT {ONE_ROW_FIELDS}, whole FROM (SELECT trace_id, any(first_start) AS start_time, "
+        f"JSONExtract(any(facts), {_quoted(FACTS_TUPLE)}) AS f, any(input_preview) AS input, "
+        f"any(output_preview) AS output, count() = 1 AND min(pick_key) = 0 AS whole {rows_of_page} "
+        "GROUP BY trace_id)"), params)
+    merge = [r["trace_id"] for r in rows if not r["whole"]]
+    rows = [r for r in rows if r.pop("whole")]
+    if merge:
+        rows += store.query(without_projections(
+            f"SELECT {TRACE_FIELDS} {rows_of_page} AND trace_id IN {{merge_ids:Array(String)}} GROUP BY trace_id"),
+            {**params, "merge_ids": merge})
+    return sorted(rows, key=lambda r: (r["start_time"], r["trace_id"]), reverse=True)
 
 
 def page_and_total(store: Any, columns: str, source: str, after: str, order: str,

@@ -16,37 +16,9 @@ from typing import Any
 
 from analytics import tracepage
 from analytics.scoresql import UNSTAMPED, ScoreCondition, score_conditions_sql, scored_traces
+from analytics.tracepage import TRACE_FIELDS
 from analytics.window import Window
 from store.client import Store
-
-TRACE_FIELDS = """
-    trace_id,
-    min(first_start) AS start_time,
-    max(last_end) AS end_time,
-    dateDiff('microsecond', start_time, end_time) / 1000 AS duration_ms,
-    max(last_ingested_at) AS ingested_at,
-    sum(span_count) AS span_count,
-    sum(error_count) AS error_count,
-    sum(llm_count) AS llm_count,
-    sum(input_tokens) AS input_tokens,
-    sum(output_tokens) AS output_tokens,
-    sum(total_tokens) AS total_tokens,
-    sum(cost_usd) AS cost_usd,
-    sum(unpriced_count) AS unpriced_count,
-    argMin(name, pick_key) AS name,
-    argMin(root_span_id, pick_key) AS root_span_id,
-    argMin(service_name, pick_key) AS service_name,
-    substring(argMin(input_preview, (input_preview = '', pick_key)), 1, {preview:UInt32}) AS input_preview,
-    substring(argMin(output_preview, (output_preview = '', pick_key)), 1, {preview:UInt32}) AS output_preview,
-    max(session_id) AS session_id,
-    max(user_id) AS user_id,
-    max(environment) AS environment,
-    max(release) AS release,
-    max(prompt_name) AS prompt_name,
-    max(prompt_version) AS prompt_version,
-    groupUniqArrayArray(tags) AS tags,
-    groupUniqArrayArray(models) AS models
-"""
 
 
 @dataclass
@@ -179,7 +151,7 @@ def list_traces(store: Store, project: str, f: TraceFilter, limit: int = 50,
         if total <= tracepage.EXACT_COUNT_LIMIT and (got := _newest_one_condition(
                 store, " AND ".join(base), one, params, limit, decode_cursor(cursor) if cursor else None)):
             found, total = got
-            rows = tracepage.page_rows(store, TRACE_FIELDS, params, found, exact_start=False)
+            rows = tracepage.page_rows(store, params, found, exact_start=False)
             next_cursor = None
             if len(rows) > limit:
                 rows = rows[:limit]
@@ -263,7 +235,7 @@ def _scored_page(store: Store, project: str, f: TraceFilter, params: dict[str, A
         found, total = tracepage.page_and_total(store, "trace_id, start_time", matching, after,
                                                 "start_time DESC, trace_id DESC", params)
         exact = True
-    rows = tracepage.page_rows(store, TRACE_FIELDS, params, [(r["start_time"], r["trace_id"]) for r in found],
+    rows = tracepage.page_rows(store, params, [(r["start_time"], r["trace_id"]) for r in found],
                                exact_start=False)
     next_cursor = None
     if len(rows) > limit:

@@ -114,6 +114,47 @@ def test_filtered_pages_and_counts_merge_a_traces_rows(server, monkeypatch):
     assert first["total"] == 5 and first["total_exact"] is False  # the rows carrying the user
 
 
+def test_a_page_of_traces_held_in_one_row_reads_their_facts_as_the_merge_would(server):
+    # Traces held in one trace_list row are listed from its `facts` column; the rest are merged from their
+    # rows. Both must give what merging every trace's rows gives, field for field and type for type.
+    now = time.time_ns()
+    who = {"user.id": "u-facts", "session.id": "s-facts"}
+    whole = []
+    for i in range(3):
+        tid, root_id = new_trace_id(), new_span_id()
+        attrs = {**who, "loupe.tags": ["zeta", "alpha", f"t{i}"], "input.value": f"question {i} " + "q" * 400,
+                 "output.value": "answer " + "a" * 500, "loupe.prompt.name": "answer", "loupe.prompt.version": "v2"}
+        ingest(server, [span(tid, span_id=root_id, name=f"req {i}", start_ns=now - (i + 1) * HOUR_NS, attrs=attrs),
+                        llm_span(tid, parent=root_id), llm_span(tid, parent=root_id, **{
+                            "gen_ai.request.model": "claude-3-haiku", "gen_ai.response.model": "claude-3-haiku"})],
+               service=f"svc-{i}")
+        whole.append(tid)
+    split, split_root = new_trace_id(), new_span_id()  # children first, then its root
+    ingest(server, [llm_span(split, parent=split_root), span(split, parent=split_root, name="tool", error=True)])
+    ingest(server, [span(split, span_id=split_root, name="split", start_ns=now - 5 * HOUR_NS, attrs=who)])
+    rootless = new_trace_id()
+    ingest(server, [span(rootless, parent=new_span_id(), name="downstream", start_ns=now - 6 * HOUR_NS, attrs=who)])
+    store = server.state.store
+    ids = [*whole, split, rootless]
+    params = {"project": "default", "preview": 300}
+    merged = store.query(f"SELECT {tracepage.TRACE_FIELDS} FROM trace_list WHERE project = {{project:String}} AND "
+                         "trace_id IN {ids:Array(String)} GROUP BY trace_id ORDER BY start_time DESC",
+                         {**params, "ids": ids})
+    found = [(r["start_time"], r["trace_id"]) for r in merged]
+    assert tracepage.page_rows(store, params, found, exact_start=False) == merged
+    assert [r["trace_id"] for r in merged] == ids
+    first = merged[0]
+    assert first["tags"] == ["alpha", "t0", "zeta"] and first["models"] == ["claude-3-haiku", "gpt-4o-mini-2024-07-18"]
+    assert first["input_preview"].startswith("question 0 ") and len(first["input_preview"]) == 300
+    assert (first["span_count"], first["llm_count"], first["input_tokens"]) == (3, 2, 240)
+    assert first["service_name"] == "svc-0" and first["prompt_version"] == "v2"
+    assert merged[3]["name"] == "split" and merged[3]["error_count"] == 1 and merged[3]["span_count"] == 3
+    # Through the API, a user's page (its traces found through the projection by user) lists the same.
+    with server.client() as c:
+        page = c.get("/api/traces", params={"user_id": "u-facts", "preview_chars": 300}).json()
+    assert [t["trace_id"] for t in page["data"]] == ids and page["data"][0]["tags"] == ["alpha", "t0", "zeta"]
+
+
 def test_big_unfiltered_searches_report_an_estimate(server, monkeypatch):
     now = time.time_ns()
     for i in range(6):
