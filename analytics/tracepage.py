@@ -62,7 +62,7 @@ FACTS_TUPLE = (
     "Tuple(DateTime64(6, 'UTC'), DateTime64(3, 'UTC'), UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, Float64, "
     "UInt64, String, String, String, String, String, String, String, String, String, Array(String), Array(String))")
 # The same fields of a trace held in one row (pick_key = 0, no other row), from `facts` and the previews:
-# a page of traces spread over days reads three columns of each granule instead of twenty-six.
+# a page of traces spread over days reads six columns of each granule instead of twenty-six.
 ONE_ROW_FIELDS = """
     trace_id,
     start_time,

@@ -124,7 +124,8 @@ def test_a_page_of_traces_held_in_one_row_reads_their_facts_as_the_merge_would(s
         tid, root_id = new_trace_id(), new_span_id()
         attrs = {**who, "loupe.tags": ["zeta", "alpha", f"t{i}"], "input.value": f"question {i} " + "q" * 400,
                  "output.value": "answer " + "a" * 500, "loupe.prompt.name": "answer", "loupe.prompt.version": "v2"}
-        ingest(server, [span(tid, span_id=root_id, name=f"req {i}", start_ns=now - (i + 1) * HOUR_NS, attrs=attrs),
+        name = f'req {i} "quoted" \\ café ✓'  # what JSON escapes must come back as it was
+        ingest(server, [span(tid, span_id=root_id, name=name, start_ns=now - (i + 1) * HOUR_NS, attrs=attrs),
                         llm_span(tid, parent=root_id), llm_span(tid, parent=root_id, **{
                             "gen_ai.request.model": "claude-3-haiku", "gen_ai.response.model": "claude-3-haiku"})],
                service=f"svc-{i}")
@@ -148,6 +149,7 @@ def test_a_page_of_traces_held_in_one_row_reads_their_facts_as_the_merge_would(s
     assert first["input_preview"].startswith("question 0 ") and len(first["input_preview"]) == 300
     assert (first["span_count"], first["llm_count"], first["input_tokens"]) == (3, 2, 240)
     assert first["service_name"] == "svc-0" and first["prompt_version"] == "v2"
+    assert first["name"] == 'req 0 "quoted" \\ café ✓'
     assert merged[3]["name"] == "split" and merged[3]["error_count"] == 1 and merged[3]["span_count"] == 3
     # Through the API, a user's page (its traces found through the projection by user) lists the same.
     with server.client() as c:
