@@ -168,10 +168,20 @@ def newest_page(store: Any, fields: str, skinny: str, where: list[str], having: 
     earlier = ("project = {project:String} AND first_start >= {s_lo:DateTime64(6)} - INTERVAL 1 DAY "
                f"AND first_start < {{s_lo:DateTime64(6)}} AND trace_id IN (SELECT trace_id FROM trace_list "
                f"WHERE {rootless})")
-    # Each narrowing condition may hold on a different row of the trace: one IN per condition.
-    for condition in pre:
-        rows_where += (" AND trace_id IN (SELECT trace_id FROM trace_list WHERE project = {project:String} "
-                       f"AND first_start >= {{s_lo:DateTime64(6)}} AND first_start < {upper} AND {condition})")
+    # Each narrowing condition may hold on a different row of the trace: the traces with a row matching
+    # each. A user's or a session's rows come from their projection, one IN each; the other conditions
+    # share one pass over the slice's rows (one IN per condition read them once each: 61 -> 51 ms).
+    rows_of_slice = ("SELECT trace_id FROM trace_list WHERE project = {project:String} "
+                     f"AND first_start >= {{s_lo:DateTime64(6)}} AND first_start < {upper} AND ")
+    projected = [c for c in pre if c.startswith(("user_id =", "session_id ="))]
+    shared = [c for c in pre if c not in projected]
+    for condition in projected:
+        rows_where += f" AND trace_id IN ({rows_of_slice}{condition})"
+    if len(shared) == 1:
+        rows_where += f" AND trace_id IN ({rows_of_slice}{shared[0]})"
+    elif shared:
+        each = " AND ".join(f"countIf({c}) > 0" for c in shared)
+        rows_where += f" AND trace_id IN ({rows_of_slice}({' OR '.join(shared)}) GROUP BY trace_id HAVING {each})"
     sql = (f"FROM trace_list WHERE {rows_where} "
            f"AND trace_id NOT IN (SELECT trace_id FROM trace_list WHERE {earlier}) GROUP BY trace_id "
            f"HAVING {' AND '.join(conditions)} AND start_time >= {{s_lo:DateTime64(6)}} "
