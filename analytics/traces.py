@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -150,16 +151,13 @@ def list_traces(store: Store, project: str, f: TraceFilter, limit: int = 50,
         total = 0 if by_projection else _estimate(store, f, " AND ".join(base), pre, params)
         if total <= tracepage.EXACT_COUNT_LIMIT and (got := _newest_one_condition(
                 store, " AND ".join(base), one, params, limit, decode_cursor(cursor) if cursor else None)):
-            found, total = got
-            rows = tracepage.page_rows(store, params, found, exact_start=False)
-            next_cursor = None
-            if len(rows) > limit:
-                rows = rows[:limit]
-                next_cursor = encode_cursor(rows[-1]["start_time"], rows[-1]["trace_id"])
-            return Page(rows, int(total), next_cursor)
+            return _newest_page_of(store, params, *got, limit, exact_start=False)
         if by_projection:  # more rows than the pass reads
             total = _estimate(store, f, " AND ".join(base), pre, params)
         exact = False
+    elif sort == "newest" and f.trace_ids is None and (got := _newest_narrowed(
+            store, " AND ".join(base), pre, having, params, limit, decode_cursor(cursor) if cursor else None)):
+        return _newest_page_of(store, params, *got, limit)
     else:
         total, exact = _count(store, f, " AND ".join(base), having, pre, params)
     if sort == "newest" and f.trace_ids is None:  # the hot path: sliced, see analytics/tracepage.py
@@ -184,6 +182,17 @@ def list_traces(store: Store, project: str, f: TraceFilter, limit: int = 50,
     rows = store.query(
         f"SELECT {TRACE_FIELDS} FROM trace_list WHERE {where} GROUP BY trace_id HAVING {' AND '.join(having)} "
         "ORDER BY start_time DESC, trace_id DESC LIMIT {limit:UInt32}", params)
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor(rows[-1]["start_time"], rows[-1]["trace_id"])
+    return Page(rows, int(total), next_cursor, total_exact=exact)
+
+
+def _newest_page_of(store: Store, params: dict[str, Any], found: list[tuple[datetime, str]], total: int,
+                    limit: int, exact_start: bool = True, exact: bool = True) -> Page:
+    """The page of the traces found (up to limit+1, newest first), with the cursor to the next."""
+    rows = tracepage.page_rows(store, params, found, exact_start=exact_start)
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
@@ -235,13 +244,8 @@ def _scored_page(store: Store, project: str, f: TraceFilter, params: dict[str, A
         found, total = tracepage.page_and_total(store, "trace_id, start_time", matching, after,
                                                 "start_time DESC, trace_id DESC", params)
         exact = True
-    rows = tracepage.page_rows(store, params, [(r["start_time"], r["trace_id"]) for r in found],
-                               exact_start=False)
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = encode_cursor(rows[-1]["start_time"], rows[-1]["trace_id"])
-    return Page(rows, total, next_cursor, total_exact=exact)
+    return _newest_page_of(store, params, [(r["start_time"], r["trace_id"]) for r in found], total, limit,
+                           exact_start=False, exact=exact)
 
 
 def _score_rows(store: Store, test: str, params: dict[str, Any]) -> int:
@@ -378,6 +382,34 @@ def _newest_one_condition(store: Store, base: str, condition: str, params: dict[
     return [(r["start_time"], r["trace_id"]) for r in rows if r["on_page"]], int(rows[0]["total"]) if rows else 0
 
 
+def _newest_narrowed(store: Store, base: str, pre: list[str], having: list[str], params: dict[str, Any],
+                     limit: int, cursor: tuple[datetime, str] | None) -> tuple[list[tuple[datetime, str]], int] | None:
+    """A user's or a session's traces that match the other filters too: the page's (start, trace id) after
+    the cursor and the exact total, from the traces with a row carrying the user (its projection finds
+    them), merged and tested. None without such a filter, or when more than EXACT_COUNT_LIMIT rows carry it
+    (slices then: a newest page over millions of merged traces would cost more)."""
+    narrow = next((c for c in pre if c.startswith(("user_id =", "session_id ="))), None)
+    if narrow is None:
+        return None
+    rows_of = (f"FROM trace_list WHERE {base} AND first_start >= {{start:DateTime64(6)}} "
+               f"AND first_start < {{end:DateTime64(6)}} AND {narrow}")
+    capped = {**params, "cap": tracepage.EXACT_COUNT_LIMIT + 1}
+    if store.query_rows(f"SELECT count() FROM (SELECT 1 {rows_of} LIMIT {{cap:UInt32}})",
+                        capped)[0][0] > tracepage.EXACT_COUNT_LIMIT:
+        return None
+    after = "1"
+    if cursor:
+        params.update(c_start=cursor[0], c_id=cursor[1])
+        after = "(start_time, trace_id) < ({c_start:DateTime64(6)}, {c_id:String})"
+    rows = store.query(
+        f"SELECT trace_id, start_time, count() OVER () AS total, {after} AS on_page FROM (SELECT trace_id, "
+        f"min(first_start) AS start_time, sum(error_count) AS error_count{_having_fields(having)} FROM trace_list "
+        f"WHERE {base} AND {ROWS_IN_WINDOW} AND trace_id IN (SELECT trace_id {rows_of}) GROUP BY trace_id "
+        f"HAVING {' AND '.join(having)}) ORDER BY on_page DESC, start_time DESC, trace_id DESC LIMIT {{limit:UInt32}}",
+        {**params, "limit": limit + 1})
+    return [(r["start_time"], r["trace_id"]) for r in rows if r["on_page"]], int(rows[0]["total"]) if rows else 0
+
+
 def _count_one_condition(store: Store, base: str, condition: str, params: dict[str, Any]) -> int:
     """Traces started in the window with a row matching `condition`."""
     return int(store.query_rows(f"SELECT countIf(started) FROM ({_one_condition_traces(base, condition)})",
@@ -385,11 +417,18 @@ def _count_one_condition(store: Store, base: str, condition: str, params: dict[s
 
 
 # Only the columns HAVING filters read, so counting does not merge the content previews.
-_HAVING_FIELDS = (
-    "argMin(service_name, pick_key) AS service_name, max(environment) AS environment, "
-    "max(session_id) AS session_id, max(user_id) AS user_id, max(prompt_name) AS prompt_name, "
-    "max(prompt_version) AS prompt_version, groupUniqArrayArray(tags) AS tags, groupUniqArrayArray(models) AS models"
-)
+_HAVING_FIELD = {
+    "service_name": "argMin(service_name, pick_key)", "environment": "max(environment)",
+    "session_id": "max(session_id)", "user_id": "max(user_id)", "prompt_name": "max(prompt_name)",
+    "prompt_version": "max(prompt_version)", "tags": "groupUniqArrayArray(tags)",
+    "models": "groupUniqArrayArray(models)"}
+_HAVING_FIELDS = ", ".join(f"{merged} AS {name}" for name, merged in _HAVING_FIELD.items())
+
+
+def _having_fields(having: list[str]) -> str:
+    """The merged fields that the HAVING conditions read (each one read for every matching row)."""
+    return "".join(f", {merged} AS {name}" for name, merged in _HAVING_FIELD.items()
+                   if any(re.search(rf"\b{name}\b", h) for h in having))
 
 
 SPAN_LIST_COLUMNS = (

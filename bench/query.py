@@ -87,6 +87,7 @@ def endpoints(client: httpx.Client) -> list[tuple[str, str, dict]]:
         ("trace list, 24 h", "/api/traces", {"limit": 50, "start": (now - timedelta(days=1)).isoformat()}),
         ("trace list, model+status filter", "/api/traces", {"limit": 50, "model": "gpt-4o", "status": "error"}),
         ("trace list, user filter", "/api/traces", {"limit": 50, "user_id": "user-0042"}),
+        ("trace list, user+status filter", "/api/traces", {"limit": 50, "user_id": "user-0042", "status": "error"}),
         ("trace list, score filter", "/api/traces", {"limit": 50, "score": "groundedness<0.5"}),
         ("one trace (recent)", f"/api/traces/{trace_id}", {}),
         ("one trace (20 days old)", f"/api/traces/{old_id}", {}),

@@ -112,6 +112,10 @@ def test_filtered_pages_and_counts_merge_a_traces_rows(server, monkeypatch):
         first = c.get("/api/traces", params={"user_id": "u-1", "limit": 2}).json()
     assert [t["trace_id"] for t in listed] == [errored, *fine]
     assert first["total"] == 5 and first["total_exact"] is False  # the rows carrying the user
+    # The user and a status past that cap: no longer narrowed by the user's traces, sliced, the same pages.
+    with server.client() as c:
+        assert [t["trace_id"] for t in all_pages(c, user_id="u-1", status="ok", limit=2)] == fine
+        assert [t["trace_id"] for t in all_pages(c, user_id="u-1", status="error")] == [errored]
 
 
 def test_a_page_of_traces_held_in_one_row_reads_their_facts_as_the_merge_would(server):
