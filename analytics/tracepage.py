@@ -112,6 +112,8 @@ def without_projections(sql: str) -> str:
 
 
 _PROJECTED = re.compile(r"\b(user_id|session_id) = |\bFROM scores\b")
+# Prefilters (see `prefilters`) that trace_list's projections by user and by session serve.
+BY_PROJECTION = ("user_id =", "session_id =")
 
 
 def _quoted(text: str) -> str:
@@ -173,7 +175,7 @@ def newest_page(store: Any, fields: str, skinny: str, where: list[str], having: 
     # share one pass over the slice's rows (one IN per condition read them once each: 61 -> 51 ms).
     rows_of_slice = ("SELECT trace_id FROM trace_list WHERE project = {project:String} "
                      f"AND first_start >= {{s_lo:DateTime64(6)}} AND first_start < {upper} AND ")
-    projected = [c for c in pre if c.startswith(("user_id =", "session_id ="))]
+    projected = [c for c in pre if c.startswith(BY_PROJECTION)]
     shared = [c for c in pre if c not in projected]
     for condition in projected:
         rows_where += f" AND trace_id IN ({rows_of_slice}{condition})"

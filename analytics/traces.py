@@ -147,7 +147,7 @@ def list_traces(store: Store, project: str, f: TraceFilter, limit: int = 50,
         # A sparse single filter: one pass over its rows finds the page and the total (slices would widen
         # many times). A user's or session's rows come from the projection sorted by them, so the pass
         # runs first, capped; any other condition may match most of the window and is estimated first.
-        by_projection = one.startswith(("user_id =", "session_id ="))
+        by_projection = one.startswith(tracepage.BY_PROJECTION)
         total = 0 if by_projection else _estimate(store, f, " AND ".join(base), pre, params)
         if total <= tracepage.EXACT_COUNT_LIMIT and (got := _newest_one_condition(
                 store, " AND ".join(base), one, params, limit, decode_cursor(cursor) if cursor else None)):
@@ -388,7 +388,7 @@ def _newest_narrowed(store: Store, base: str, pre: list[str], having: list[str],
     the cursor and the exact total, from the traces with a row carrying the user (its projection finds
     them), merged and tested. None without such a filter, or when more than EXACT_COUNT_LIMIT rows carry it
     (slices then: a newest page over millions of merged traces would cost more)."""
-    narrow = next((c for c in pre if c.startswith(("user_id =", "session_id ="))), None)
+    narrow = next((c for c in pre if c.startswith(tracepage.BY_PROJECTION)), None)
     if narrow is None:
         return None
     rows_of = (f"FROM trace_list WHERE {base} AND first_start >= {{start:DateTime64(6)}} "
