@@ -200,6 +200,14 @@ def _newest_page_of(store: Store, params: dict[str, Any], found: list[tuple[date
     return Page(rows, int(total), next_cursor, total_exact=exact)
 
 
+def _after(cursor: tuple[datetime, str] | None, params: dict[str, Any]) -> str:
+    """The condition that a trace comes after the cursor in a newest-first page ("1" without one)."""
+    if cursor is None:
+        return "1"
+    params.update(c_start=cursor[0], c_id=cursor[1])
+    return "(start_time, trace_id) < ({c_start:DateTime64(6)}, {c_id:String})"
+
+
 def _only_scores(f: TraceFilter) -> bool:
     """The search filters on scores and the window alone."""
     return not any(getattr(f, a) for a in ("service", "environment", "model", "status", "session_id", "user_id",
@@ -226,10 +234,7 @@ def _scored_page(store: Store, project: str, f: TraceFilter, params: dict[str, A
         params.update({f"sc_name{i}": cond.name, f"sc_value{i}": cond.value})
         tests.append(f"name = {{sc_name{i}:String}} AND value {cond.op} {{sc_value{i}:Float64}}")
     inner = scored_traces(store, params, " AND name IN {sc_names:Array(String)}", columns=("trace_id", "name", "value"))
-    after = "1"
-    if cursor:
-        params.update(c_start=cursor[0], c_id=cursor[1])
-        after = "(start_time, trace_id) < ({c_start:DateTime64(6)}, {c_id:String})"
+    after = _after(cursor, params)
     matching = (f"SELECT trace_id, min(trace_start) AS start_time FROM ({inner}) WHERE ({') OR ('.join(tests)}) "
                 f"GROUP BY trace_id HAVING {' AND '.join(f'countIf({t}) > 0' for t in tests)}")
     estimate = _score_rows(store, tests[0], params) if len(tests) == 1 else 0
@@ -368,10 +373,7 @@ def _newest_one_condition(store: Store, base: str, condition: str, params: dict[
     """The page's (start, trace id) after the cursor, and the total; None when more than EXACT_COUNT_LIMIT
     rows match (the pass reads no more than that). One pass: rows after the cursor sort first, so past the
     last page a row before it still carries the count."""
-    after = "1"
-    if cursor:
-        params.update(c_start=cursor[0], c_id=cursor[1])
-        after = "(start_time, trace_id) < ({c_start:DateTime64(6)}, {c_id:String})"
+    after = _after(cursor, params)
     rows = store.query(
         "SELECT trace_id, start_time, countIf(started) OVER () AS total, sum(n) OVER () AS matched, "
         f"started AND {after} AS on_page FROM ({_one_condition_traces(base, condition, 'LIMIT {cap:UInt32}')}) "
@@ -397,10 +399,7 @@ def _newest_narrowed(store: Store, base: str, pre: list[str], having: list[str],
     if store.query_rows(f"SELECT count() FROM (SELECT 1 {rows_of} LIMIT {{cap:UInt32}})",
                         capped)[0][0] > tracepage.EXACT_COUNT_LIMIT:
         return None
-    after = "1"
-    if cursor:
-        params.update(c_start=cursor[0], c_id=cursor[1])
-        after = "(start_time, trace_id) < ({c_start:DateTime64(6)}, {c_id:String})"
+    after = _after(cursor, params)
     rows = store.query(
         f"SELECT trace_id, start_time, count() OVER () AS total, {after} AS on_page FROM (SELECT trace_id, "
         f"min(first_start) AS start_time, sum(error_count) AS error_count{_having_fields(having)} FROM trace_list "
