@@ -42,6 +42,8 @@ _ENGINE = re.compile(r"ENGINE\s*=\s*(\w+)", re.I)
 _TRACE_COLUMN = re.compile(r"^\s*trace_id\s", re.M)
 _SOURCES = re.compile(r"\b(FROM|JOIN)\s+([A-Za-z_]\w*)\b", re.I)
 _COLUMN_COMMAND = re.compile(r"^(ADD|DROP|MODIFY|RENAME|COMMENT|CLEAR)\s+COLUMN\b", re.I)
+# A column's codec is how the shards store it: nothing the Distributed table in front of them holds.
+_CODEC_ONLY = re.compile(r"^MODIFY\s+COLUMN\s+(IF\s+EXISTS\s+)?[\w`]+\s+CODEC\(", re.I)
 
 
 class ClusterRenderError(ValueError):
@@ -166,7 +168,7 @@ def _render_alter(m: re.Match, layout: Layout) -> list[str]:
     out = [f"ALTER TABLE {layout.local(table)} {layout.on_cluster} {commands}"]
     if table in layout.sharded:
         parts = _split_top_level(commands)
-        columnar = [bool(_COLUMN_COMMAND.match(p)) for p in parts]
+        columnar = [bool(_COLUMN_COMMAND.match(p)) and not _CODEC_ONLY.match(p) for p in parts]
         if any(columnar) and not all(columnar):
             raise ClusterRenderError(f"ALTER TABLE {table}: split column changes from other changes")
         if all(columnar):  # the Distributed table must see the same columns as its shards

@@ -92,6 +92,13 @@ def test_alters_target_the_right_tables(rendered: list[str]) -> None:
         f"ALTER TABLE spans ON CLUSTER `{CLUSTER}` ADD COLUMN IF NOT EXISTS x String"]
     with pytest.raises(ClusterRenderError, match="split"):
         render_statement("ALTER TABLE spans ADD COLUMN y String, ADD INDEX i y TYPE minmax GRANULARITY 1", layout)
+    # A codec is how the shards store a column: the Distributed table is left alone.
+    assert render_statement("ALTER TABLE spans MODIFY COLUMN x CODEC(LZ4HC(4)), MODIFY COLUMN y CODEC(LZ4)",
+                            layout) == [f"ALTER TABLE spans_local ON CLUSTER `{CLUSTER}` MODIFY COLUMN x "
+                                        "CODEC(LZ4HC(4)), MODIFY COLUMN y CODEC(LZ4)"]
+    assert any(s.startswith(f"ALTER TABLE trace_list_local ON CLUSTER `{CLUSTER}` MODIFY COLUMN input_preview CODEC")
+               for s in alters)
+    assert not any(s.startswith("ALTER TABLE trace_list ") and "MODIFY COLUMN input_preview" in s for s in alters)
     # A rollup rebuild empties the shards' tables (a Distributed table holds no rows of its own).
     assert render_statement("TRUNCATE TABLE spans", layout) == [f"TRUNCATE TABLE spans_local ON CLUSTER `{CLUSTER}`"]
     with pytest.raises(ClusterRenderError, match="no cluster rendering"):

@@ -89,6 +89,9 @@ def test_expired_rows_vanish_per_project_and_content_goes_first(store: Store) ->
     assert retention.apply(store, default_days=30, wait=True).keys() == set(retention.RETAINED)
     create = store.query_rows("SHOW CREATE TABLE spans")[0][0]
     assert "materialize_ttl_recalculate_only = 1" in create and "transform(toString(project)" in create
+    # The trace list's previews keep the codec their migration chose beside the TTL retention gave them.
+    assert "`input_preview` String CODEC(LZ4HC(4)) TTL toDateTime(first_start) + " in \
+        store.query_rows("SHOW CREATE TABLE trace_list")[0][0]
     _optimize(store)
     assert sorted(_left(store, "long")["spans"]) == [1]
     assert sorted(_left(store, "short")["spans"]) == [1, 5]
