@@ -114,6 +114,10 @@ def without_projections(sql: str) -> str:
 _PROJECTED = re.compile(r"\b(user_id|session_id) = |\bFROM scores\b")
 # Prefilters (see `prefilters`) that trace_list's projections by user and by session serve.
 BY_PROJECTION = ("user_id =", "session_id =")
+# The columns of trace_list that both projections hold (migration 0063) besides `project`: what a filtered
+# search merges and tests.
+PROJECTED_COLUMNS = ("trace_id, first_start, pick_key, error_count, service_name, environment, session_id, user_id, "
+                     "prompt_name, prompt_version, tags, models")
 
 
 def _quoted(text: str) -> str:

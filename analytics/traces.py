@@ -387,9 +387,13 @@ def _newest_one_condition(store: Store, base: str, condition: str, params: dict[
 def _newest_narrowed(store: Store, base: str, pre: list[str], having: list[str], params: dict[str, Any],
                      limit: int, cursor: tuple[datetime, str] | None) -> tuple[list[tuple[datetime, str]], int] | None:
     """A user's or a session's traces that match the other filters too: the page's (start, trace id) after
-    the cursor and the exact total, from the traces with a row carrying the user (its projection finds
-    them), merged and tested. None without such a filter, or when more than EXACT_COUNT_LIMIT rows carry it
-    (slices then: a newest page over millions of merged traces would cost more)."""
+    the cursor and the exact total. None without such a filter, or when more than EXACT_COUNT_LIMIT rows
+    carry it (slices then: a newest page over millions of merged traces would cost more).
+
+    The traces are merged from the rows carrying the user, read from its projection (which holds the
+    columns the filters read: migration 0063), and their other rows. A trace has rows without the user only
+    when it is in several rows, and then one of them lacks the root (pick_key > 0): only the user's traces
+    with such a row are looked up in the table."""
     narrow = next((c for c in pre if c.startswith(tracepage.BY_PROJECTION)), None)
     if narrow is None:
         return None
@@ -399,11 +403,14 @@ def _newest_narrowed(store: Store, base: str, pre: list[str], having: list[str],
     if store.query_rows(f"SELECT count() FROM (SELECT 1 {rows_of} LIMIT {{cap:UInt32}})",
                         capped)[0][0] > tracepage.EXACT_COUNT_LIMIT:
         return None
+    columns, rows_in = tracepage.PROJECTED_COLUMNS, f"FROM trace_list WHERE {base} AND {ROWS_IN_WINDOW}"
+    split = (f"SELECT trace_id {rows_in} AND pick_key > 0 AND trace_id IN (SELECT trace_id {rows_in} AND {narrow})")
     after = _after(cursor, params)
     rows = store.query(
         f"SELECT trace_id, start_time, count() OVER () AS total, {after} AS on_page FROM (SELECT trace_id, "
-        f"min(first_start) AS start_time, sum(error_count) AS error_count{_having_fields(having)} FROM trace_list "
-        f"WHERE {base} AND {ROWS_IN_WINDOW} AND trace_id IN (SELECT trace_id {rows_of}) GROUP BY trace_id "
+        f"min(first_start) AS start_time, sum(error_count) AS error_count{_having_fields(having)} FROM ("
+        f"SELECT {columns} {rows_in} AND {narrow} UNION ALL "
+        f"SELECT {columns} {rows_in} AND NOT ({narrow}) AND trace_id IN ({split})) GROUP BY trace_id "
         f"HAVING {' AND '.join(having)}) ORDER BY on_page DESC, start_time DESC, trace_id DESC LIMIT {{limit:UInt32}}",
         {**params, "limit": limit + 1})
     return [(r["start_time"], r["trace_id"]) for r in rows if r["on_page"]], int(rows[0]["total"]) if rows else 0

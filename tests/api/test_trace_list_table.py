@@ -338,3 +338,15 @@ def test_a_search_on_scores_alone_pages_newest_first_with_its_total(server, monk
     assert {p["total"] for p in pages} == ({6} if exact_limit else {36})  # traces, or rows
     assert [t["trace_id"] for t in both["data"]] == [first] and both["total"] == 1
     assert none["data"] == [] and none["total"] == 0
+
+
+def test_the_user_and_session_projections_hold_every_column_a_filtered_search_merges(store):
+    # A user's (or session's) search with other filters reads the rows carrying the user from its projection
+    # only if the projection has every column the search reads; otherwise the same results come from a scan.
+    wanted = {c.strip() for c in tracepage.PROJECTED_COLUMNS.split(",")} | {"project"}
+    projections = dict(store.query_rows("SELECT name, query FROM system.projections "
+                                        "WHERE database = currentDatabase() AND table = 'trace_list'"))
+    assert set(projections) == {"by_user", "by_session"}
+    for query in projections.values():
+        selected = query.split("SELECT ", 1)[1].split(" ORDER BY", 1)[0]
+        assert {c.strip() for c in selected.split(",")} == wanted
