@@ -350,3 +350,25 @@ def test_the_user_and_session_projections_hold_every_column_a_filtered_search_me
     for query in projections.values():
         selected = query.split("SELECT ", 1)[1].split(" ORDER BY", 1)[0]
         assert {c.strip() for c in selected.split(",")} == wanted
+
+
+def test_a_page_spread_over_weeks_merges_the_traces_that_arrived_in_pieces(server):
+    # A page wider than tracepage.WIDE_PAGE reads each trace's row at its start; a trace whose child arrived
+    # in a later request (without the user) must still be merged from both rows.
+    now, day = time.time_ns(), 24 * HOUR_NS
+    recent, old = new_trace_id(), new_trace_id()
+    ingest(server, request(recent, now - HOUR_NS, "recent", user="u-wide"))
+    ingest(server, request(old, now - 20 * day, "old", user="u-wide"))
+    split, root_id = new_trace_id(), new_span_id()
+    ingest(server, [span(split, span_id=root_id, name="split root", start_ns=now - 10 * day,
+                         attrs={"user.id": "u-wide"})])
+    ingest(server, [span(split, parent=root_id, name="tool", start_ns=now - 10 * day + 1000, error=True)])
+    assert (now - 20 * day) - (now - HOUR_NS) < -tracepage.WIDE_PAGE.total_seconds() * 1e9
+    with server.client() as c:
+        page = c.get("/api/traces", params={"user_id": "u-wide"}).json()
+        errors = c.get("/api/traces", params={"user_id": "u-wide", "status": "error"}).json()
+    assert [t["trace_id"] for t in page["data"]] == [recent, split, old] and page["total"] == 3
+    by_id = {t["trace_id"]: t for t in page["data"]}
+    assert by_id[split]["span_count"] == 2 and by_id[split]["error_count"] == 1
+    assert by_id[split]["name"] == "split root" and by_id[old]["name"] == "old" and by_id[old]["span_count"] == 2
+    assert [t["trace_id"] for t in errors["data"]] == [split] and errors["data"][0]["span_count"] == 2
