@@ -62,4 +62,9 @@ ENGINE = MergeTree
 PARTITION BY toYYYYMMDD(start_time)
 ORDER BY (project, toStartOfHour(start_time), trace_id, span_id)
 TTL toDateTime(start_time) + toIntervalDay({retention_days})
-SETTINGS non_replicated_deduplication_window = 10000, ttl_only_drop_parts = 0
+-- Granules of ~1 MiB (~900 spans at 10 M spans) instead of ClickHouse's 10 MiB, and 16 KiB compressed blocks:
+-- one trace's spans lie together, and reading them decompresses the granules holding them in every column
+-- (9 -> 2 MB, 29 -> 19 ms a trace on a copy of the 10 M-span seed) for 2 % more disk. Settings of a new
+-- store only: ClickHouse cannot change a table's granularity.
+SETTINGS non_replicated_deduplication_window = 10000, ttl_only_drop_parts = 0,
+    index_granularity_bytes = 1048576, min_compress_block_size = 16384
