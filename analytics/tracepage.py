@@ -27,35 +27,39 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-# A trace's list fields merged from its rows (GROUP BY trace_id).
-TRACE_FIELDS = """
-    trace_id,
-    min(first_start) AS start_time,
-    max(last_end) AS end_time,
-    dateDiff('microsecond', start_time, end_time) / 1000 AS duration_ms,
-    max(last_ingested_at) AS ingested_at,
-    sum(span_count) AS span_count,
-    sum(error_count) AS error_count,
-    sum(llm_count) AS llm_count,
-    sum(input_tokens) AS input_tokens,
-    sum(output_tokens) AS output_tokens,
-    sum(total_tokens) AS total_tokens,
-    sum(cost_usd) AS cost_usd,
-    sum(unpriced_count) AS unpriced_count,
-    argMin(name, pick_key) AS name,
-    argMin(root_span_id, pick_key) AS root_span_id,
-    argMin(service_name, pick_key) AS service_name,
-    substring(argMin(input_preview, (input_preview = '', pick_key)), 1, {preview:UInt32}) AS input_preview,
-    substring(argMin(output_preview, (output_preview = '', pick_key)), 1, {preview:UInt32}) AS output_preview,
-    max(session_id) AS session_id,
-    max(user_id) AS user_id,
-    max(environment) AS environment,
-    max(release) AS release,
-    max(prompt_name) AS prompt_name,
-    max(prompt_version) AS prompt_version,
-    arraySort(groupUniqArrayArray(tags)) AS tags,
-    arraySort(groupUniqArrayArray(models)) AS models
-"""
+# How a trace's rows in trace_list merge into its facts (GROUP BY trace_id), by the read API's names: sums
+# add up the inserts, root facts come from the row holding the root (pick_key = 0) or else the earliest, and
+# session, user and the like from whichever row carries them. The list, the filters (analytics/traces.py)
+# and the per-trace facts of sessions and series (analytics/pertrace.py) all merge with these.
+MERGED = {
+    "start_time": "min(first_start)",
+    "end_time": "max(last_end)",
+    "ingested_at": "max(last_ingested_at)",
+    **{n: f"sum({n})" for n in ("span_count", "error_count", "llm_count", "input_tokens", "output_tokens",
+                                "total_tokens", "cost_usd", "unpriced_count")},
+    **{n: f"argMin({n}, pick_key)" for n in ("name", "root_span_id", "service_name")},
+    **{n: f"max({n})" for n in ("session_id", "user_id", "environment", "release", "prompt_name", "prompt_version")},
+    "tags": "groupUniqArrayArray(tags)",
+    "models": "groupUniqArrayArray(models)",
+}
+
+
+def _merged(*names: str) -> list[str]:
+    return [f"{MERGED[n]} AS {n}" for n in names]
+
+
+# A trace's list fields, in the order the API lists them. Previews come from the first row that has one.
+TRACE_FIELDS = ",\n    ".join([
+    "trace_id",
+    *_merged("start_time", "end_time"),
+    "dateDiff('microsecond', start_time, end_time) / 1000 AS duration_ms",
+    *_merged("ingested_at", "span_count", "error_count", "llm_count", "input_tokens", "output_tokens", "total_tokens",
+             "cost_usd", "unpriced_count", "name", "root_span_id", "service_name"),
+    *(f"substring(argMin({p}, ({p} = '', pick_key)), 1, {{preview:UInt32}}) AS {p}"
+      for p in ("input_preview", "output_preview")),
+    *_merged("session_id", "user_id", "environment", "release", "prompt_name", "prompt_version"),
+    *(f"arraySort({MERGED[n]}) AS {n}" for n in ("tags", "models")),
+])
 
 # The columns folded into trace_list's `facts` (migration 0061), in its order, with their merged types.
 FACTS_TUPLE = (

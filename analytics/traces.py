@@ -423,11 +423,8 @@ def _count_one_condition(store: Store, base: str, condition: str, params: dict[s
 
 
 # Only the columns HAVING filters read, so counting does not merge the content previews.
-_HAVING_FIELD = {
-    "service_name": "argMin(service_name, pick_key)", "environment": "max(environment)",
-    "session_id": "max(session_id)", "user_id": "max(user_id)", "prompt_name": "max(prompt_name)",
-    "prompt_version": "max(prompt_version)", "tags": "groupUniqArrayArray(tags)",
-    "models": "groupUniqArrayArray(models)"}
+_HAVING_FIELD = {n: tracepage.MERGED[n] for n in ("service_name", "environment", "session_id", "user_id",
+                                                  "prompt_name", "prompt_version", "tags", "models")}
 _HAVING_FIELDS = ", ".join(f"{merged} AS {name}" for name, merged in _HAVING_FIELD.items())
 
 
