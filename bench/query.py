@@ -47,14 +47,15 @@ def seed(store, spans: int, days: int, batch: int, rng_seed: int) -> None:
             bar.update(len(span_rows))
 
 
-def settle(store, limit_s: float = 180) -> None:
-    """Wait (bounded) for running merges: the hour of traffic added at once, and the TTL merges that a
-    reused seed past its retention starts when the server applies retention. A live system merges a few
-    parts at a time all along; a burst of them would be measured as the first endpoints' latency."""
-    started = time.perf_counter()
-    while time.perf_counter() - started < limit_s:
-        if not store.query_rows("SELECT count() FROM system.merges")[0][0]:
-            break
+def settle(store, limit_s: float = 180, quiet_s: float = 5) -> None:
+    """Wait (bounded) until no merge has run for `quiet_s`: the hour of traffic added at once, and the TTL
+    merges that a reused seed past its retention starts a moment after the store opens (so one idle look
+    is not enough). A live system merges a few parts at a time all along; a burst of them would be
+    measured as the endpoints' latency."""
+    started = quiet_since = time.perf_counter()
+    while (now := time.perf_counter()) - started < limit_s and now - quiet_since < quiet_s:
+        if store.query_rows("SELECT count() FROM system.merges")[0][0]:
+            quiet_since = now
         time.sleep(0.5)
     print(f"merges settled in {time.perf_counter() - started:.0f}s", flush=True)
 
@@ -70,6 +71,19 @@ def timed(client: httpx.Client, path: str, params: dict, runs: int) -> tuple[flo
     samples.sort()
     p95 = samples[min(len(samples) - 1, int(round(0.95 * (len(samples) - 1))))]
     return statistics.median(samples), p95, len(response.content)
+
+
+def host_speed(runs: int = 30) -> tuple[float, float]:
+    """p50/p95 ms of a fixed pure-Python loop: this shared host's speed drifts by half over hours, so runs
+    compare only next to this figure."""
+    samples = []
+    for _ in range(runs):
+        started, total = time.perf_counter(), 0
+        for i in range(300_000):
+            total += i
+        samples.append((time.perf_counter() - started) * 1000)
+    samples.sort()
+    return statistics.median(samples), samples[int(0.95 * (runs - 1))]
 
 
 def endpoints(client: httpx.Client) -> list[tuple[str, str, dict]]:
@@ -160,9 +174,12 @@ def main() -> int:
                             wal={"dir": str(Path(tmp) / "wal")})
         running = start_server(settings, store)
         settle(store)
-        results = []
+        results, speed = [], {}
         try:
             with httpx.Client(base_url=running.url, headers={"Authorization": f"Bearer {KEY}"}, timeout=120) as c:
+                speed = {"before": host_speed()}
+                print(f"\nhost speed before: a fixed Python loop p50 {speed['before'][0]:.1f} ms, "
+                      f"p95 {speed['before'][1]:.1f} ms")
                 print(f"\n{'endpoint':<36} {'p50 ms':>8} {'p95 ms':>8} {'bytes':>9}")
                 for label, path, params in endpoints(c):
                     if args.only not in label:
@@ -170,10 +187,13 @@ def main() -> int:
                     p50, p95, size = timed(c, path, params, args.runs)
                     results.append({"endpoint": label, "path": path, "p50_ms": round(p50, 1), "p95_ms": round(p95, 1)})
                     print(f"{label:<36} {p50:>8.1f} {p95:>8.1f} {size:>9}", flush=True)
+                speed["after"] = host_speed()
+                print(f"\nhost speed after: the same loop p50 {speed['after'][0]:.1f} ms, "
+                      f"p95 {speed['after'][1]:.1f} ms")
         finally:
             stop_server(running)
     if args.json:
-        Path(args.json).write_text(json.dumps({"rows": counts, "results": results}, indent=2))
+        Path(args.json).write_text(json.dumps({"rows": counts, "host_loop_ms": speed, "results": results}, indent=2))
     return 0
 
 
