@@ -404,7 +404,10 @@ def _newest_narrowed(store: Store, base: str, pre: list[str], having: list[str],
                         capped)[0][0] > tracepage.EXACT_COUNT_LIMIT:
         return None
     columns, rows_in = tracepage.PROJECTED_COLUMNS, f"FROM trace_list WHERE {base} AND {ROWS_IN_WINDOW}"
-    split = (f"SELECT trace_id {rows_in} AND pick_key > 0 AND trace_id IN (SELECT trace_id {rows_in} AND {narrow})")
+    # The user's traces with a row without the root (a scan of that sparse column: weighing the user's ids
+    # against the index of every granule in the window cost more, 52 -> 43 ms at 10 M spans).
+    split = (f"SELECT trace_id {rows_in} AND {narrow} AND trace_id IN (SELECT trace_id FROM trace_list WHERE "
+             f"project = {{project:String}} AND {ROWS_IN_WINDOW} AND pick_key > 0)")
     after = _after(cursor, params)
     rows = store.query(
         f"SELECT trace_id, start_time, count() OVER () AS total, {after} AS on_page FROM (SELECT trace_id, "
