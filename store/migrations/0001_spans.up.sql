@@ -62,7 +62,7 @@ ENGINE = MergeTree
 PARTITION BY toYYYYMMDD(start_time)
 ORDER BY (project, toStartOfHour(start_time), trace_id, span_id)
 TTL toDateTime(start_time) + toIntervalDay({retention_days})
--- Granules of ~1 MiB (~900 spans at 10 M spans) instead of ClickHouse's 10 MiB, and 16 KiB compressed blocks:
+-- Granules of ~1 MiB (~900 of the bench's spans) instead of ClickHouse's 10 MiB, and 16 KiB compressed blocks:
 -- one trace's spans lie together, and reading them decompresses the granules holding them in every column
 -- (9 -> 2 MB, 29 -> 19 ms a trace on a copy of the 10 M-span seed) for 2 % more disk. Settings of a new
 -- store only: ClickHouse cannot change a table's granularity.

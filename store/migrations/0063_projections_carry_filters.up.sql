@@ -2,7 +2,7 @@
 -- model, service, environment, prompt, tags), so a user's traces that match those filters too are tested
 -- on the rows carrying the user, read in order from the projection, instead of on every row of the window
 -- that the user's trace ids select through the bloom index (analytics/traces.py, _newest_narrowed:
--- user+status 143 -> 31 ms at 10 M spans). ~12 MiB more each at 10 M spans. Rebuilt on the parts stored
+-- user+status 143 -> 31 ms at 10 M spans), for 12 and 6 MiB more at 10 M spans. Rebuilt on the parts stored
 -- before, in the background; until then those parts are read from the table (slower, same results).
 ALTER TABLE trace_list DROP PROJECTION IF EXISTS by_user;
 ALTER TABLE trace_list ADD PROJECTION IF NOT EXISTS by_user (SELECT project, user_id, first_start, trace_id, pick_key,
