@@ -50,7 +50,7 @@ def all_pages(c: httpx.Client, **params) -> list[dict]:
 def test_pages_across_slices_are_newest_first_with_split_and_rootless_traces(server):
     now = time.time_ns()
     # Spread over three days, paged by 3. With so few traces the first slice is the whole window (it is sized
-    # to hold a few pages); smaller slices are the next test's.
+    # to hold a few pages); smaller slices: test_a_trace_whose_children_arrived_in_a_newer_slice_…
     starts = {new_trace_id(): now - int(h * HOUR_NS) for h in (0.1, 0.5, 2, 3, 7, 20, 30, 50, 70)}
     for tid, start in starts.items():
         ingest(server, request(tid, start, f"req {tid[:6]}"))
