@@ -376,7 +376,7 @@ def test_a_page_spread_over_weeks_merges_the_traces_that_arrived_in_pieces(serve
 
 
 def test_a_trace_whose_children_arrived_in_a_newer_slice_is_listed_at_its_roots_start(server):
-    # 120 traces over two days: the first slice is sized to hold a few pages (~3 h with pages of 2), so a
+    # 120 traces over two days: the first slice is sized to hold a few pages (~3.5 h with pages of 2), so a
     # trace whose children (sent apart, 9 h after its root) start inside it while its root lies in an
     # earlier slice must be left to that slice, at its root's start, with every span.
     now = time.time_ns()
