@@ -153,7 +153,7 @@ def prefilters(f: Any, params: dict[str, Any]) -> list[str]:
     return out
 
 
-def newest_page(store: Any, fields: str, skinny: str, where: list[str], having: list[str], pre: list[str],
+def newest_page(store: Any, skinny: str, where: list[str], having: list[str], pre: list[str],
                 params: dict[str, Any], limit: int, cursor: tuple[datetime, str] | None,
                 expected: int = 0) -> list[dict[str, Any]]:
     """Up to limit+1 traces, newest first, strictly after the cursor; see the module docstring.
@@ -223,9 +223,10 @@ def newest_page(store: Any, fields: str, skinny: str, where: list[str], having: 
         top = hi + timedelta(days=1) if filtered else (end if whole else hi)
         slice_params = {**params, "s_lo": lo, "s_hi": hi, "s_top": top, "sc_lo": lo, "sc_hi": hi,
                         "need": limit + 1 - len(found)}
-        rows = store.query(without_projections(f"SELECT {fields if whole else skinny}{flag} {fast}"), slice_params)
+        fields = TRACE_FIELDS if whole else skinny
+        rows = store.query(without_projections(f"SELECT {fields}{flag} {fast}"), slice_params)
         if any([r.pop("_rootless") for r in rows]):  # a list: every row's flag is dropped
-            rows = store.query(without_projections(f"SELECT {fields if whole else skinny} {checked}"), slice_params)
+            rows = store.query(without_projections(f"SELECT {fields} {checked}"), slice_params)
         if whole and len(rows) > limit:
             return rows
         found += [(r["start_time"], r["trace_id"]) for r in rows]
@@ -271,20 +272,18 @@ def page_rows(store: Any, params: dict[str, Any], found: list[tuple[datetime, st
     if not found:
         return []
     before = "" if exact_start else " - INTERVAL 1 DAY"
-    rows_of_page = (f"FROM trace_list WHERE project = {{project:String}} AND first_start >= "
-                    f"{{p_lo:DateTime64(6)}}{before} AND first_start < {{p_hi:DateTime64(6)}} + INTERVAL 1 DAY "
-                    "AND trace_id IN {page_ids:Array(String)}")
+    near = (f"FROM trace_list WHERE project = {{project:String}} AND first_start >= {{p_lo:DateTime64(6)}}{before} "
+            "AND first_start < {p_hi:DateTime64(6)} + INTERVAL 1 DAY")
     params = {**params, "p_lo": min(t for t, _ in found), "p_hi": max(t for t, _ in found),
               "page_ids": [i for _, i in found], "page_starts": sorted({t for t, _ in found})}
     if params["p_hi"] - params["p_lo"] > WIDE_PAGE:
         # Rows without their root are few (a sparse column): matched by value, so no index weighs the ids.
-        split = rows_of_page.replace("trace_id IN {page_ids:Array(String)}",
-                                     "pick_key > 0 AND has({page_ids:Array(String)}, trace_id)")
+        split = f"{near} AND pick_key > 0 AND has({{page_ids:Array(String)}}, trace_id)"
         rows_read = ("FROM trace_list WHERE project = {project:String} AND first_start IN "
                      "{page_starts:Array(DateTime64(6))} AND trace_id IN {page_ids:Array(String)}")
         whole = f"count() = 1 AND min(pick_key) = 0 AND trace_id NOT IN (SELECT trace_id {split})"
     else:
-        rows_read, whole = rows_of_page, "count() = 1 AND min(pick_key) = 0"
+        rows_read, whole = f"{near} AND trace_id IN {{page_ids:Array(String)}}", "count() = 1 AND min(pick_key) = 0"
     rows = store.query(without_projections(
         f"SELECT {ONE_ROW_FIELDS}, whole FROM (SELECT trace_id, any(first_start) AS start_time, "
         f"JSONExtract(any(facts), {_quoted(FACTS_TUPLE)}) AS f, any(input_preview) AS input, "
@@ -293,7 +292,7 @@ def page_rows(store: Any, params: dict[str, Any], found: list[tuple[datetime, st
     merge = sorted({i for _, i in found} - {r["trace_id"] for r in rows})
     if merge:
         rows += store.query(without_projections(
-            f"SELECT {TRACE_FIELDS} {rows_of_page} AND trace_id IN {{merge_ids:Array(String)}} GROUP BY trace_id"),
+            f"SELECT {TRACE_FIELDS} {near} AND trace_id IN {{merge_ids:Array(String)}} GROUP BY trace_id"),
             {**params, "merge_ids": merge})
     return sorted(rows, key=lambda r: (r["start_time"], r["trace_id"]), reverse=True)
 

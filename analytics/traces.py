@@ -163,7 +163,7 @@ def list_traces(store: Store, project: str, f: TraceFilter, limit: int = 50,
     if sort == "newest" and f.trace_ids is None:  # the hot path: sliced, see analytics/tracepage.py
         skinny = ("trace_id, min(first_start) AS start_time, sum(error_count) AS error_count"
                   + (f", {_HAVING_FIELDS}" if len(having) > 2 else ""))  # > the two window conditions
-        rows = tracepage.newest_page(store, TRACE_FIELDS, skinny, base, having, pre, params, limit,
+        rows = tracepage.newest_page(store, skinny, base, having, pre, params, limit,
                                      decode_cursor(cursor) if cursor else None, expected=total)
         next_cursor = None
         if len(rows) > limit:
