@@ -223,11 +223,12 @@ class DemoTraffic:
 
 def generate(endpoint: str, api_key: str, weeks: float = 4, traces_per_day: float = 150, seed: int = 7, *,
              model_url: str | None = None, progress: Callable[[int, int], None] | None = None,
-             workers: int = 2) -> GenerateResult:
-    """Backfill `weeks` of demo traffic into the collector at `endpoint` (a key with the `ingest` scope).
+             workers: int = 2, end: datetime | None = None) -> GenerateResult:
+    """Backfill `weeks` of demo traffic up to `end` (default now) into the collector at `endpoint` (a key with
+    the `ingest` scope).
 
     Starts the built-in model unless `model_url` is given. Uses the process-wide SDK set-up: do not call it
     from a process that traces itself with `loupe.init()`.
     """
     with DemoTraffic(endpoint, api_key, seed=seed, model_url=model_url, workers=workers) as traffic:
-        return traffic.backfill(weeks, traces_per_day, progress=progress)
+        return traffic.backfill(weeks, traces_per_day, end=end, progress=progress)
