@@ -196,9 +196,14 @@ def newest_page(store: Any, skinny: str, where: list[str], having: list[str], pr
     tail = (f"GROUP BY trace_id HAVING {' AND '.join(conditions)} AND start_time >= {{s_lo:DateTime64(6)}} "
             "AND start_time < {s_hi:DateTime64(6)} ORDER BY start_time DESC, trace_id DESC LIMIT {need:UInt32}")
     # The lookup of earlier rows is a subquery that costs more to plan than to run (~8 ms of a newest page's
-    # ~28), and rootless rows are rare: a slice is read without it, and again with it only when a trace it
-    # returned has a row without its root in the slice (`_rootless`, dropped from the rows).
-    flag = ", countIf(pick_key > 0 AND first_start < {s_hi:DateTime64(6)}) > 0 AS _rootless"
+    # ~28): a slice is read without it. A trace whose root row is among the slice's rows started in the
+    # slice (a root's row starts no later than its children's). Only the traces returned without their
+    # root (`_rootless`, dropped from the rows: traces still running, or that started before the slice) are
+    # looked up by id in the day before; the slice is read again with the lookup only if one is there.
+    flag = ", countIf(pick_key = 0) = 0 AS _rootless"
+    started_before = ("SELECT 1 FROM trace_list WHERE project = {project:String} AND first_start >= "
+                      "{s_lo:DateTime64(6)} - INTERVAL 1 DAY AND first_start < {s_lo:DateTime64(6)} "
+                      "AND trace_id IN {rootless_ids:Array(String)} LIMIT 1")
     fast = f"FROM trace_list WHERE {rows_where} {tail}"
     checked = (f"FROM trace_list WHERE {rows_where} AND trace_id NOT IN (SELECT trace_id FROM trace_list "
                f"WHERE {earlier}) {tail}")
@@ -225,7 +230,9 @@ def newest_page(store: Any, skinny: str, where: list[str], having: list[str], pr
                         "need": limit + 1 - len(found)}
         fields = TRACE_FIELDS if whole else skinny
         rows = store.query(without_projections(f"SELECT {fields}{flag} {fast}"), slice_params)
-        if any([r.pop("_rootless") for r in rows]):  # a list: every row's flag is dropped
+        rootless = [r["trace_id"] for r in rows if r.pop("_rootless")]
+        if rootless and store.query_rows(without_projections(started_before),
+                                         {**slice_params, "rootless_ids": rootless}):
             rows = store.query(without_projections(f"SELECT {fields} {checked}"), slice_params)
         if whole and len(rows) > limit:
             return rows

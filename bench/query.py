@@ -45,6 +45,8 @@ def seed(store, spans: int, days: int, batch: int, rng_seed: int) -> None:
                 store.insert("scores", score_rows, SCORE_COLUMNS)
             done += len(span_rows)
             bar.update(len(span_rows))
+        if synth.late_roots:  # the last batch's split traces
+            store.insert("spans", synth.late_roots, SPAN_COLUMNS)
 
 
 def settle(store, limit_s: float = 180, quiet_s: float = 5) -> None:
@@ -162,7 +164,7 @@ def main() -> int:
         if spans > 0:
             synth = Synth(random.Random(time.time_ns()), project="default", days=gap / timedelta(days=1), now=now)
             span_rows, score_rows = synth.batch(spans)
-            store.insert("spans", span_rows, SPAN_COLUMNS)
+            store.insert("spans", span_rows + synth.late_roots, SPAN_COLUMNS)
             store.insert("scores", score_rows, SCORE_COLUMNS)
             print(f"added the traffic of the last {gap.total_seconds() / 60:.0f} min: {len(span_rows):,} spans",
                   flush=True)

@@ -4,6 +4,10 @@ A trace is a request root (chain) with a retrieval, one to three chat calls and 
 call: 4-8 spans, ~7 on average with the tool loop. Content is a few hundred characters per field so
 the wide columns weigh what they would in production. Users, sessions, models and prompt versions
 have skewed popularity, errors and slow calls are rare, and one local model has no price.
+
+A quarter of the traces arrive in two inserts, their children first and the root with the next batch, as
+an SDK's batch exporter splits a trace that spans one of its flushes (every 5 s by default, against traces
+of 1-5 s): each is two trace_list rows, one without the root.
 """
 
 from __future__ import annotations
@@ -25,8 +29,9 @@ _SCOL = {name: i for i, name in enumerate(SCORE_COLUMNS)}
 
 
 class Synth:
-    def __init__(self, rng: random.Random, project: str, days: float, now: datetime) -> None:
-        self.rng, self.project, self.now = rng, project, now
+    def __init__(self, rng: random.Random, project: str, days: float, now: datetime, split: float = 0.25) -> None:
+        self.rng, self.project, self.now, self.split = rng, project, now, split
+        self.late_roots: list = []  # roots of split traces, for the next batch
         self.span_seconds = days * 86_400
         self.texts = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(30, 90))) for _ in range(200)]
         self.templates = {role: span_tuple(self._template(role)) for role in ("root", "retriever", "llm", "tool")}
@@ -117,11 +122,12 @@ class Synth:
                                            environment=env))
                 t += timedelta(milliseconds=tms)
         total_ms = (t - t0).total_seconds() * 1000 + 3
-        spans.append(self._span("root", trace_id=tid, span_id=root_id, start_time=t0,
-                                end_time=t0 + timedelta(milliseconds=total_ms), duration_ms=total_ms,
-                                service_name=service, environment=env, session_id=session, user_id=user,
-                                status="error" if error else "ok", input=rng.choice(texts)[:300],
-                                output=rng.choice(texts)[:500]))
+        root = self._span("root", trace_id=tid, span_id=root_id, start_time=t0,
+                          end_time=t0 + timedelta(milliseconds=total_ms), duration_ms=total_ms,
+                          service_name=service, environment=env, session_id=session, user_id=user,
+                          status="error" if error else "ok", input=rng.choice(texts)[:300],
+                          output=rng.choice(texts)[:500])
+        (self.late_roots if rng.random() < self.split else spans).append(root)
         spans.extend(children)
         # What store/scores.py stamps on a score whose trace is stored.
         facts = {"trace_start": t0, "t_service": service, "t_environment": env, "t_user": user,
@@ -148,7 +154,8 @@ class Synth:
         return row
 
     def batch(self, n_spans: int) -> tuple[list, list]:
-        spans: list = []
+        """About n_spans spans (with the roots held back from the last batch) and their scores."""
+        spans, self.late_roots = self.late_roots, []
         scores: list = []
         while len(spans) < n_spans:
             self._trace(spans, scores)

@@ -378,7 +378,8 @@ def test_a_page_spread_over_weeks_merges_the_traces_that_arrived_in_pieces(serve
 def test_a_trace_whose_children_arrived_in_a_newer_slice_is_listed_at_its_roots_start(server):
     # 120 traces over two days: the first slice is sized to hold a few pages (~3.5 h with pages of 2), so a
     # trace whose children (sent apart, 9 h after its root) start inside it while its root lies in an
-    # earlier slice must be left to that slice, at its root's start, with every span.
+    # earlier slice must be left to that slice, at its root's start, with every span; and a trace still
+    # running (its children sent, its root not yet) is listed at its children's start.
     now = time.time_ns()
     fillers = {new_trace_id(): now - int((1.5 + 46.5 * i / 120) * HOUR_NS) for i in range(120)}
     spans = []
@@ -391,13 +392,15 @@ def test_a_trace_whose_children_arrived_in_a_newer_slice_is_listed_at_its_roots_
     ingest(server, [span(late, parent=root_id, name="tool", start_ns=now - HOUR_NS)])
     ingest(server, [span(late, span_id=root_id, name="late root", start_ns=now - 10 * HOUR_NS,
                          duration_ms=9.5 * 3600 * 1000)])
-    starts = {**fillers, late: now - 10 * HOUR_NS}
+    running = new_trace_id()
+    ingest(server, [span(running, parent=new_span_id(), name="retrieve", start_ns=now - HOUR_NS // 2)])
+    starts = {**fillers, late: now - 10 * HOUR_NS, running: now - HOUR_NS // 2}
     window = {"start": datetime.fromtimestamp(now / 1e9 - 2 * 86400, UTC).isoformat(),
               "end": datetime.fromtimestamp(now / 1e9 + 300, UTC).isoformat()}
     with server.client() as c:
         first = c.get("/api/traces", params={**window, "limit": 2}).json()
         listed = all_pages(c, **window, limit=40)
     expected = sorted(starts, key=lambda t: starts[t], reverse=True)
-    assert [t["trace_id"] for t in first["data"]] == expected[:2] and first["total"] == 121
+    assert [t["trace_id"] for t in first["data"]] == expected[:2] and first["total"] == 122
     assert [t["trace_id"] for t in listed] == expected
     assert {t["trace_id"]: t for t in listed}[late]["span_count"] == 2
