@@ -391,9 +391,10 @@ def _newest_narrowed(store: Store, base: str, pre: list[str], having: list[str],
     carry it (slices then: a newest page over millions of merged traces would cost more).
 
     The traces are merged from the rows carrying the user, read from its projection (which holds the
-    columns the filters read: migration 0063), and their other rows. A trace has rows without the user only
-    when it is in several rows, and then one of them lacks the root (pick_key > 0): only the user's traces
-    with such a row are looked up in the table."""
+    columns the filters read: migration 0063), and their other rows (a trace sent in pieces, the user on
+    some: children sent before their root are common), found by the hash of their trace id (migration
+    0064: a scan of that column, where the user's hundreds of ids would weigh against every granule's bloom
+    index and then read the ids whole)."""
     narrow = next((c for c in pre if c.startswith(tracepage.BY_PROJECTION)), None)
     if narrow is None:
         return None
@@ -404,16 +405,13 @@ def _newest_narrowed(store: Store, base: str, pre: list[str], having: list[str],
                         capped)[0][0] > tracepage.EXACT_COUNT_LIMIT:
         return None
     columns, rows_in = tracepage.PROJECTED_COLUMNS, f"FROM trace_list WHERE {base} AND {ROWS_IN_WINDOW}"
-    # The user's traces with a row without the root (a scan of that sparse column: weighing the user's ids
-    # against the index of every granule in the window cost more, 52 -> 43 ms at 10 M spans).
-    split = (f"SELECT trace_id {rows_in} AND {narrow} AND trace_id IN (SELECT trace_id FROM trace_list WHERE "
-             f"project = {{project:String}} AND {ROWS_IN_WINDOW} AND pick_key > 0)")
+    hashes = f"SELECT xxHash32(trace_id) {rows_in} AND {narrow}"
     after = _after(cursor, params)
     rows = store.query(
         f"SELECT trace_id, start_time, count() OVER () AS total, {after} AS on_page FROM (SELECT trace_id, "
         f"min(first_start) AS start_time, sum(error_count) AS error_count{_having_fields(having)} FROM ("
         f"SELECT {columns} {rows_in} AND {narrow} UNION ALL "
-        f"SELECT {columns} {rows_in} AND NOT ({narrow}) AND trace_id IN ({split})) GROUP BY trace_id "
+        f"SELECT {columns} {rows_in} AND NOT ({narrow}) AND trace_hash IN ({hashes})) GROUP BY trace_id "
         f"HAVING {' AND '.join(having)}) ORDER BY on_page DESC, start_time DESC, trace_id DESC LIMIT {{limit:UInt32}}",
         {**params, "limit": limit + 1})
     return [(r["start_time"], r["trace_id"]) for r in rows if r["on_page"]], int(rows[0]["total"]) if rows else 0
