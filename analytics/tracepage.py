@@ -44,57 +44,39 @@ MERGED = {
 }
 
 
-def _merged(*names: str) -> list[str]:
-    return [f"{MERGED[n]} AS {n}" for n in names]
+def _list_fields(merged: dict[str, str]) -> str:
+    """A trace's list fields, in the order the API lists them, merged with `merged` (as MERGED). Previews
+    come from the first row that has one."""
+    def fields(*names: str) -> list[str]:
+        return [f"{merged[n]} AS {n}" for n in names]
+    return ",\n    ".join([
+        "trace_id",
+        *fields("start_time", "end_time"),
+        "dateDiff('microsecond', start_time, end_time) / 1000 AS duration_ms",
+        *fields("ingested_at", "span_count", "error_count", "llm_count", "input_tokens", "output_tokens",
+                "total_tokens", "cost_usd", "unpriced_count", "name", "root_span_id", "service_name"),
+        *(f"substring(argMin({p}, ({p} = '', pick_key)), 1, {{preview:UInt32}}) AS {p}"
+          for p in ("input_preview", "output_preview")),
+        *fields("session_id", "user_id", "environment", "release", "prompt_name", "prompt_version"),
+        *(f"arraySort({merged[n]}) AS {n}" for n in ("tags", "models")),
+    ])
 
 
-# A trace's list fields, in the order the API lists them. Previews come from the first row that has one.
-TRACE_FIELDS = ",\n    ".join([
-    "trace_id",
-    *_merged("start_time", "end_time"),
-    "dateDiff('microsecond', start_time, end_time) / 1000 AS duration_ms",
-    *_merged("ingested_at", "span_count", "error_count", "llm_count", "input_tokens", "output_tokens", "total_tokens",
-             "cost_usd", "unpriced_count", "name", "root_span_id", "service_name"),
-    *(f"substring(argMin({p}, ({p} = '', pick_key)), 1, {{preview:UInt32}}) AS {p}"
-      for p in ("input_preview", "output_preview")),
-    *_merged("session_id", "user_id", "environment", "release", "prompt_name", "prompt_version"),
-    *(f"arraySort({MERGED[n]}) AS {n}" for n in ("tags", "models")),
-])
+TRACE_FIELDS = _list_fields(MERGED)
 
-# The columns folded into trace_list's `facts` (migration 0061), in its order, with their merged types.
+# The columns folded into trace_list's `facts` (migration 0061), in its order, and their merged types.
+FACTS_COLUMNS = ("last_end", "last_ingested_at", "span_count", "error_count", "llm_count", "input_tokens",
+                 "output_tokens", "total_tokens", "cost_usd", "unpriced_count", "name", "root_span_id",
+                 "service_name", "session_id", "user_id", "environment", "release", "prompt_name", "prompt_version",
+                 "tags", "models")
 FACTS_TUPLE = (
     "Tuple(DateTime64(6, 'UTC'), DateTime64(3, 'UTC'), UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, Float64, "
     "UInt64, String, String, String, String, String, String, String, String, String, Array(String), Array(String))")
-# The same fields of a trace held in one row (pick_key = 0, no other row), from `facts` and the previews:
-# a page of traces spread over days reads six columns of each granule instead of twenty-six.
-ONE_ROW_FIELDS = """
-    trace_id,
-    start_time,
-    f.1 AS end_time,
-    dateDiff('microsecond', start_time, end_time) / 1000 AS duration_ms,
-    f.2 AS ingested_at,
-    f.3 AS span_count,
-    f.4 AS error_count,
-    f.5 AS llm_count,
-    f.6 AS input_tokens,
-    f.7 AS output_tokens,
-    f.8 AS total_tokens,
-    f.9 AS cost_usd,
-    f.10 AS unpriced_count,
-    f.11 AS name,
-    f.12 AS root_span_id,
-    f.13 AS service_name,
-    substring(input, 1, {preview:UInt32}) AS input_preview,
-    substring(output, 1, {preview:UInt32}) AS output_preview,
-    f.14 AS session_id,
-    f.15 AS user_id,
-    f.16 AS environment,
-    f.17 AS release,
-    f.18 AS prompt_name,
-    f.19 AS prompt_version,
-    arraySort(f.20) AS tags,
-    arraySort(f.21) AS models
-"""
+# The same merge over each row's `facts` parsed as `f` (f.1 for last_end…): a page of traces spread over
+# days reads six columns of each granule instead of twenty-six.
+FACTS_FIELDS = _list_fields({
+    name: re.sub(r"\((\w+)", lambda m: f"(f.{FACTS_COLUMNS.index(m[1]) + 1}" if m[1] in FACTS_COLUMNS else m[0], sql)
+    for name, sql in MERGED.items()})
 
 FIRST_SLICE = timedelta(hours=1)  # without an estimate of the traffic
 MIN_SLICE = timedelta(minutes=1)
@@ -267,10 +249,9 @@ def sliced(store: Any, sql: str, params: dict[str, Any], window: Any, limit: int
 
 def page_rows(store: Any, params: dict[str, Any], found: list[tuple[datetime, str]],
               exact_start: bool = True) -> list[dict]:
-    """The list fields of the traces found (start, id), newest first. A trace held in one row is read from
-    its `facts`; one in several rows is merged from every row, which lie within a day after the start, or
-    also before it when the start found is not the merged one (`exact_start` False: a child row may start
-    before its root's row).
+    """The list fields of the traces found (start, id), newest first, merged from their rows' `facts`. A
+    trace's rows lie within a day after its start, or also before it when the start found is not the merged
+    one (`exact_start` False: a child row may start before its root's row).
 
     A page spread over weeks (a rare filter's) reads each trace's rows at their starts, which `trace_bounds`
     (sorted by trace id) lists: finding the ids in the whole range (primary key and bloom index) weighs
@@ -280,42 +261,18 @@ def page_rows(store: Any, params: dict[str, Any], found: list[tuple[datetime, st
     if not found:
         return []
     before = "" if exact_start else " - INTERVAL 1 DAY"
-    near = (f"FROM trace_list WHERE project = {{project:String}} AND first_start >= {{p_lo:DateTime64(6)}}{before} "
-            "AND first_start < {p_hi:DateTime64(6)} + INTERVAL 1 DAY")
     params = {**params, "p_lo": min(t for t, _ in found), "p_hi": max(t for t, _ in found),
               "page_ids": [i for _, i in found]}
+    rows_near = (f"first_start >= {{p_lo:DateTime64(6)}}{before} AND first_start < {{p_hi:DateTime64(6)}} "
+                 "+ INTERVAL 1 DAY AND trace_id IN {page_ids:Array(String)}")
     if params["p_hi"] - params["p_lo"] > WIDE_PAGE:
-        rows_at = {}
-        for trace_id, start in store.query_rows(
-                "SELECT trace_id, first_start FROM trace_bounds WHERE project = {project:String} AND first_start >= "
-                f"{{p_lo:DateTime64(6)}}{before} AND first_start < {{p_hi:DateTime64(6)}} + INTERVAL 1 DAY "
-                "AND trace_id IN {page_ids:Array(String)}", params):
-            rows_at.setdefault(trace_id, []).append(start)
-        whole = [i for i, starts in rows_at.items() if len(starts) == 1]
-        rows = store.query(without_projections(
-            f"SELECT {ONE_ROW_FIELDS} FROM (SELECT trace_id, first_start AS start_time, JSONExtract(facts, "
-            f"{_quoted(FACTS_TUPLE)}) AS f, input_preview AS input, output_preview AS output FROM trace_list "
-            "WHERE project = {project:String} AND first_start IN {starts:Array(DateTime64(6))} "
-            "AND trace_id IN {ids:Array(String)})"),
-            {**params, "ids": whole, "starts": sorted({rows_at[i][0] for i in whole})}) if whole else []
-        split = sorted(set(rows_at) - set(whole))
-        if split:
-            rows += store.query(without_projections(
-                f"SELECT {TRACE_FIELDS} FROM trace_list WHERE project = {{project:String}} AND first_start IN "
-                "{starts:Array(DateTime64(6))} AND trace_id IN {ids:Array(String)} GROUP BY trace_id"),
-                {**params, "ids": split, "starts": sorted({t for i in split for t in rows_at[i]})})
-        return sorted(rows, key=lambda r: (r["start_time"], r["trace_id"]), reverse=True)
+        params["starts"] = sorted({t for (t,) in store.query_rows(
+            f"SELECT first_start FROM trace_bounds WHERE project = {{project:String}} AND {rows_near}", params)})
+        rows_near = "first_start IN {starts:Array(DateTime64(6))} AND trace_id IN {page_ids:Array(String)}"
     rows = store.query(without_projections(
-        f"SELECT {ONE_ROW_FIELDS}, whole FROM (SELECT trace_id, any(first_start) AS start_time, "
-        f"JSONExtract(any(facts), {_quoted(FACTS_TUPLE)}) AS f, any(input_preview) AS input, "
-        f"any(output_preview) AS output, count() = 1 AND min(pick_key) = 0 AS whole {near} "
-        "AND trace_id IN {page_ids:Array(String)} GROUP BY trace_id)"), params)
-    rows = [r for r in rows if r.pop("whole")]
-    merge = sorted({i for _, i in found} - {r["trace_id"] for r in rows})
-    if merge:
-        rows += store.query(without_projections(
-            f"SELECT {TRACE_FIELDS} {near} AND trace_id IN {{merge_ids:Array(String)}} GROUP BY trace_id"),
-            {**params, "merge_ids": merge})
+        f"SELECT {FACTS_FIELDS} FROM (SELECT trace_id, first_start, pick_key, input_preview, output_preview, "
+        f"JSONExtract(facts, {_quoted(FACTS_TUPLE)}) AS f FROM trace_list WHERE project = {{project:String}} "
+        f"AND {rows_near}) GROUP BY trace_id"), params)
     return sorted(rows, key=lambda r: (r["start_time"], r["trace_id"]), reverse=True)
 
 
