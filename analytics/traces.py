@@ -406,6 +406,7 @@ def _newest_narrowed(store: Store, base: str, pre: list[str], having: list[str],
                         capped)[0][0] > tracepage.EXACT_COUNT_LIMIT:
         return None
     columns, rows_in = tracepage.PROJECTED_COLUMNS, f"FROM trace_list WHERE {base} AND {ROWS_IN_WINDOW}"
+    # The hash computed, not read: the projection serving the user's rows holds trace_id, not trace_hash.
     hashes = f"SELECT xxHash32(trace_id) {rows_in} AND {narrow}"
     after = _after(cursor, params)
     rows = store.query(
